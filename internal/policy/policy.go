@@ -1,0 +1,129 @@
+package policy
+
+import (
+	"reflect"
+	"time"
+
+	"github.com/weftmesh/weft/transport"
+)
+
+// Built-in values used where neither the policy nor its defaults section
+// says otherwise.
+const (
+	// DefaultMeshName names the mesh of a node that has no policy file.
+	DefaultMeshName = "weft"
+	// DefaultLoadBalancer picks the endpoint with the fewest requests in
+	// flight, which copes with uneven endpoints better than rotation.
+	DefaultLoadBalancer = "least_request"
+	// DefaultTimeout bounds a whole call when nothing narrower is set.
+	DefaultTimeout = 5 * time.Second
+)
+
+// Version is the only policy file format version this package reads.
+const Version = 1
+
+// Policy is a decoded, validated policy file. A Policy is never modified
+// after [Parse] returns it, so it may be shared between goroutines; a new
+// version of the file gives a new Policy.
+type Policy struct {
+	// Version is the file format version; always [Version].
+	Version int `yaml:"version"`
+	// Mesh names the mesh and holds the key its gossip is encrypted with.
+	Mesh Mesh `yaml:"mesh"`
+	// Admin configures the node's admin listener.
+	Admin Admin `yaml:"admin"`
+	// Egress lists the non-mesh hosts clients may reach.
+	Egress transport.EgressConfig `yaml:"egress"`
+	// Defaults applies to every destination service; fields left empty
+	// take the built-in defaults. See [Policy.Destination].
+	Defaults transport.DestinationConfig `yaml:"defaults"`
+	// Services configures calls to individual destination services, by
+	// service name; fields left empty take the value from Defaults.
+	Services map[string]transport.DestinationConfig `yaml:"services"`
+
+	// Source is the file the policy was read from; "" for [Default].
+	Source string `yaml:"-"`
+	// Hash is the hex SHA-256 of the file's bytes; "" for [Default].
+	Hash string `yaml:"-"`
+
+	// positions maps the dotted path of every key present in the file to
+	// the position of its value, so later checks can point at it.
+	positions map[string]position
+}
+
+// Mesh identifies the mesh a node joins.
+type Mesh struct {
+	// Name is the mesh's name, a DNS label. If empty, [DefaultMeshName].
+	Name string `yaml:"name"`
+	// GossipKey is the AES key (16, 24 or 32 bytes) that encrypts gossip
+	// between nodes. In the file it is written base64, literally or as
+	// "env:VAR" or "file:PATH"; here it is the decoded key. If nil, gossip
+	// travels in clear text.
+	GossipKey []byte `yaml:"gossipKey"`
+}
+
+// Admin configures the node's admin HTTP listener.
+type Admin struct {
+	// Listen is the host:port the admin listener binds. If empty, the node
+	// runs no admin listener.
+	Listen string `yaml:"listen"`
+}
+
+// position is a 1-based line and column in the policy file.
+type position struct {
+	line, column int
+}
+
+// Default returns the policy of a node started without a policy file: mesh
+// [DefaultMeshName], no gossip encryption, no admin listener, any egress
+// host, and [DefaultLoadBalancer] with [DefaultTimeout] for every
+// destination.
+func Default() *Policy {
+	return &Policy{
+		Version: Version,
+		Mesh:    Mesh{Name: DefaultMeshName},
+		Defaults: transport.DestinationConfig{
+			LoadBalancer: DefaultLoadBalancer,
+			Timeout:      DefaultTimeout,
+		},
+	}
+}
+
+// Destination returns the configuration for calls to service: its section
+// under services, with each empty field filled from defaults, and each
+// field still empty filled from the built-in defaults. A service the policy
+// does not name gets the defaults. A nil Policy behaves like [Default].
+func (p *Policy) Destination(service string) transport.DestinationConfig {
+	builtin := Default().Defaults
+	if p == nil {
+		return builtin
+	}
+	cfg := p.Services[service]
+	fillDestination(&cfg, p.Defaults)
+	fillDestination(&cfg, builtin)
+	return cfg
+}
+
+// fillDestination sets each zero field of cfg to the one in from. It works
+// field by field through reflection so that fields added to
+// [transport.DestinationConfig] inherit defaults without a change here.
+func fillDestination(cfg *transport.DestinationConfig, from transport.DestinationConfig) {
+	dst, src := reflect.ValueOf(cfg).Elem(), reflect.ValueOf(from)
+	for i := range dst.NumField() {
+		if f := dst.Field(i); f.CanSet() && f.IsZero() {
+			f.Set(src.Field(i))
+		}
+	}
+}
+
+// ShortHash returns the first 12 hex digits of Hash, enough to tell
+// versions of a policy apart in logs; "" if Hash is empty.
+func (p *Policy) ShortHash() string {
+	if p == nil {
+		return ""
+	}
+	if len(p.Hash) > 12 {
+		return p.Hash[:12]
+	}
+	return p.Hash
+}

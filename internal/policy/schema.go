@@ -1,0 +1,119 @@
+package policy
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v4"
+)
+
+// plannedKeys lists, as schema patterns, the keys of the planned schema that
+// this version does not implement. Decoding rejects them with a message
+// saying so rather than calling them unknown or ignoring them. Implementing
+// one means adding its field to the Config struct it belongs in and
+// removing its line here.
+var plannedKeys = map[string]bool{
+	"security":                    true,
+	"telemetry":                   true,
+	"mesh.trustDomain":            true,
+	"defaults.retries":            true,
+	"defaults.circuitBreaker":     true,
+	"defaults.outlierDetection":   true,
+	"services.*.retries":          true,
+	"services.*.circuitBreaker":   true,
+	"services.*.outlierDetection": true,
+	"services.*.subsets":          true,
+	"services.*.routes":           true,
+	"services.*.inbound":          true,
+}
+
+// valueHooks decode the value at a schema pattern themselves, instead of the
+// generic decoder. They return "" or what is wrong with the value.
+var valueHooks = map[string]func(d *decoder, n *yaml.Node, v reflect.Value) string{
+	"mesh.gossipKey": decodeGossipKey,
+}
+
+// valueChecks validate a decoded value at a schema pattern. They return ""
+// or what is wrong with the value and what to write instead.
+var valueChecks = map[string]func(v reflect.Value) string{
+	"version":                 checkInt(checkVersion),
+	"mesh.name":               checkString(checkMeshName),
+	"admin.listen":            checkString(checkListen),
+	"egress.allow[]":          checkString(checkEgressHost),
+	"defaults.loadBalancer":   checkString(checkLoadBalancer),
+	"defaults.timeout":        checkDuration(checkTimeout),
+	"services.*.loadBalancer": checkString(checkLoadBalancer),
+	"services.*.timeout":      checkDuration(checkTimeout),
+}
+
+// keyChecks validate the keys of a map at a schema pattern.
+var keyChecks = map[string]func(key string) string{
+	"services": checkServiceName,
+}
+
+// loadBalancers are the load balancer names of the schema, mapped to
+// whether this version implements them.
+var loadBalancers = map[string]bool{
+	"round_robin":   true,
+	"least_request": true,
+	"peak_ewma":     false,
+	"ring_hash":     false,
+	"random":        false,
+}
+
+func checkString(f func(string) string) func(reflect.Value) string {
+	return func(v reflect.Value) string { return f(v.String()) }
+}
+
+func checkInt(f func(int64) string) func(reflect.Value) string {
+	return func(v reflect.Value) string { return f(v.Int()) }
+}
+
+func checkDuration(f func(time.Duration) string) func(reflect.Value) string {
+	return func(v reflect.Value) string { return f(time.Duration(v.Int())) }
+}
+
+func checkVersion(v int64) string {
+	if v != Version {
+		return fmt.Sprintf("unsupported policy version %d; this version of Weft reads version %d, so write `version: %d`", v, Version, Version)
+	}
+	return ""
+}
+
+func checkLoadBalancer(s string) string {
+	implemented, known := loadBalancers[s]
+	switch {
+	case !known:
+		return fmt.Sprintf("%q is not a load balancer; use round_robin or least_request", truncate(s))
+	case !implemented:
+		return fmt.Sprintf("%q is not implemented yet in this version of Weft; use round_robin or least_request", s)
+	}
+	return ""
+}
+
+func checkTimeout(t time.Duration) string {
+	if t <= 0 {
+		return "must be positive, like 2s; leave the key out to use the default"
+	}
+	return ""
+}
+
+// plannedKeysUnder returns the last segments of the planned keys directly
+// under pattern.
+func plannedKeysUnder(pattern string) []string {
+	var keys []string
+	for p := range plannedKeys {
+		parent, last := "", p
+		if i := strings.LastIndexByte(p, '.'); i >= 0 {
+			parent, last = p[:i], p[i+1:]
+		}
+		if parent == pattern {
+			keys = append(keys, last)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}

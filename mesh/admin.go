@@ -1,0 +1,122 @@
+package mesh
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/weftmesh/weft/discovery"
+)
+
+// adminServer is the node's admin endpoint: health for orchestrators and
+// a JSON view of what the node sees, for people.
+type adminServer struct {
+	srv  *http.Server
+	done chan struct{}
+}
+
+func startAdmin(n *Node, addr string) (*adminServer, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin: listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		n.mu.Lock()
+		stopping := n.stopping
+		n.mu.Unlock()
+		if stopping {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /debug/weft", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(n.Status())
+	})
+	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		if err := a.srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Error("weft: admin endpoint stopped", "err", err)
+		}
+	}()
+	n.logger.Info("weft: admin endpoint", "addr", l.Addr().String())
+	return a, nil
+}
+
+func (a *adminServer) close() {
+	a.srv.Close()
+	<-a.done
+}
+
+// Status is a snapshot of what a node sees, as served on the admin
+// endpoint at /debug/weft.
+type Status struct {
+	Node       string              `json:"node"`
+	Service    string              `json:"service"`
+	GossipAddr string              `json:"gossipAddr"`
+	Local      discovery.Instance  `json:"local"`
+	Members    []discovery.Member  `json:"members"`
+	Catalog    map[string][]string `json:"catalog"` // service → "node addr state"
+	Endpoints  map[string]int      `json:"endpoints"`
+	Gossip     discovery.Stats     `json:"gossip"`
+	Policy     PolicyStatus        `json:"policy"`
+	Inbound    InboundStatus       `json:"inbound"`
+}
+
+// PolicyStatus says which policy is in force and how reloads went.
+type PolicyStatus struct {
+	Source    string `json:"source"`
+	SHA256    string `json:"sha256"`
+	Applied   uint64 `json:"reloadsApplied"`
+	Rejected  uint64 `json:"reloadsRejected"`
+	LastError string `json:"lastError,omitempty"`
+}
+
+// InboundStatus counts the requests the node served.
+type InboundStatus struct {
+	InFlight int64  `json:"inFlight"`
+	Served   uint64 `json:"served"`
+}
+
+// Status returns a snapshot of the node's view of the mesh.
+func (n *Node) Status() Status {
+	v := n.members.View()
+	s := Status{
+		Node:       n.members.Name(),
+		Service:    n.cfg.Service,
+		GossipAddr: n.members.Addr(),
+		Local:      *n.members.Local(),
+		Members:    n.members.Members(),
+		Catalog:    make(map[string][]string),
+		Endpoints:  n.router.Services(),
+		Gossip:     n.members.Stats(),
+		Inbound:    InboundStatus{InFlight: n.inbound.InFlight(), Served: n.inbound.Served()},
+	}
+	for _, svc := range v.Services() {
+		for _, in := range v.Instances(svc) {
+			addr := "-"
+			if e, ok := in.EndpointFor("http"); ok {
+				addr = e.Addr
+			}
+			s.Catalog[svc] = append(s.Catalog[svc], fmt.Sprintf("%s %s %s", in.Node, addr, in.State))
+		}
+	}
+	p := n.policy.Load()
+	s.Policy = PolicyStatus{Source: p.Source, SHA256: p.Hash}
+	if n.watcher != nil {
+		ws := n.watcher.Stats()
+		s.Policy.Applied, s.Policy.Rejected, s.Policy.LastError = ws.Applied, ws.Rejected, ws.LastError
+	}
+	return s
+}

@@ -1,0 +1,270 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/internal/policy"
+	"github.com/weftmesh/weft/transport"
+)
+
+// Node is one member of the mesh, hosting one service. All its methods are
+// safe for concurrent use.
+type Node struct {
+	cfg     Config
+	logger  *slog.Logger
+	members *discovery.Membership
+	router  *transport.Router
+	inbound transport.Inbound
+	watcher *policy.Watcher // nil without a policy file
+	admin   *adminServer    // nil without an admin address
+	unsub   func()
+
+	policy atomic.Pointer[policy.Policy]
+	ready  chan struct{}
+
+	mu       sync.Mutex // guards servers and stopping
+	servers  []*http.Server
+	stopping bool
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// defaultNode is the node package-level functions act on.
+var defaultNode atomic.Pointer[Node]
+
+// Start joins the mesh as a member that hosts cfg.Service.
+//
+// When cfg.Join names seeds, Start returns once one of them answered, or,
+// when ctx ends first, an error naming every seed it tried. A bad policy
+// file makes Start fail with an error that lists every problem in it, each
+// as file:line:col. Nothing Start began is left running when it fails.
+//
+// The first node started in a process, until it shuts down, is the
+// default node that [NewClient] and [Wrap] use.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	pol := policy.Default()
+	if cfg.PolicyFile != "" {
+		if pol, err = policy.Load(cfg.PolicyFile); err != nil {
+			return nil, fmt.Errorf("mesh: policy %s has errors:\n%w", cfg.PolicyFile, err)
+		}
+	}
+	n := &Node{
+		cfg:    cfg,
+		logger: cfg.Logger.With("service", cfg.Service),
+		ready:  make(chan struct{}),
+	}
+	n.router = transport.NewRouter(transport.RouterConfig{Logger: n.logger})
+	if err := n.router.UpdateRouting(routing(pol)); err != nil {
+		return nil, fmt.Errorf("mesh: %w", err)
+	}
+	n.policy.Store(pol)
+
+	n.members, err = discovery.Start(ctx, discovery.Config{
+		MeshName:      pol.Mesh.Name,
+		Key:           pol.Mesh.GossipKey,
+		BindAddr:      cfg.GossipAddr,
+		AdvertiseAddr: cfg.AdvertiseAddr,
+		Join:          cfg.Join,
+		Logger:        n.logger,
+		Local: discovery.Instance{
+			Service: cfg.Service,
+			Version: cfg.Version,
+			Zone:    cfg.Zone,
+			Labels:  cfg.Labels,
+			Weight:  cfg.Weight,
+			State:   discovery.StateStarting,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mesh: %w", err)
+	}
+	n.unsub = n.members.Subscribe(n.router.UpdateCatalog)
+
+	adminAddr := cfg.AdminAddr
+	if adminAddr == "" {
+		adminAddr = pol.Admin.Listen
+	}
+	if adminAddr != "" {
+		if n.admin, err = startAdmin(n, adminAddr); err != nil {
+			n.unsub()
+			n.members.Close()
+			return nil, fmt.Errorf("mesh: %w", err)
+		}
+	}
+	if cfg.PolicyFile != "" {
+		n.watcher = policy.Watch(cfg.PolicyFile, pol, policy.WatchConfig{Logger: n.logger, Apply: n.applyPolicy})
+	}
+	close(n.ready)
+	defaultNode.CompareAndSwap(nil, n)
+	n.logger.Info("weft: node started", "node", n.members.Name(), "gossip", n.members.Addr(), "mesh", pol.Mesh.Name)
+	return n, nil
+}
+
+// applyPolicy installs a reloaded policy. It runs on the watcher's
+// goroutine; an error keeps the old policy.
+func (n *Node) applyPolicy(p *policy.Policy) error {
+	if err := policy.CheckReload(n.policy.Load(), p); err != nil {
+		return err
+	}
+	if err := n.router.UpdateRouting(routing(p)); err != nil {
+		return err
+	}
+	n.policy.Store(p)
+	n.logger.Info("weft: policy reloaded", "file", p.Source, "sha256", p.Hash)
+	return nil
+}
+
+// routing extracts what the client side follows from a policy.
+func routing(p *policy.Policy) transport.Routing {
+	r := transport.Routing{
+		Destinations: make(map[string]transport.DestinationConfig, len(p.Services)),
+		Default:      p.Destination(""),
+		Egress:       p.Egress,
+	}
+	for name := range p.Services {
+		r.Destinations[name] = p.Destination(name)
+	}
+	return r
+}
+
+// Ready returns a channel that is closed once the node is a member of the
+// mesh and has loaded its first policy. Start returns only after that, so
+// the channel is closed for every node Start returned; it exists so that
+// code handed a *Node can wait without knowing how it was started.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// GossipAddr returns the host:port the node's gossip is bound to, with the
+// real port when port 0 was asked for. Pass it in another node's
+// Config.Join to join that node to this one's mesh.
+func (n *Node) GossipAddr() string { return n.members.Addr() }
+
+// Name returns the node's unique member name in the mesh.
+func (n *Node) Name() string { return n.members.Name() }
+
+// Service returns the name of the service the node hosts.
+func (n *Node) Service() string { return n.cfg.Service }
+
+// Catalog returns the node's current view of the mesh: which live members
+// host which services, where, and in what state.
+func (n *Node) Catalog() *discovery.View { return n.members.View() }
+
+// Endpoints returns the addresses this node's clients currently balance
+// requests for service over: its ready, non-draining endpoints.
+func (n *Node) Endpoints(service string) []string { return n.router.Endpoints(service) }
+
+// Shutdown leaves the mesh gracefully. It announces over gossip that the
+// node drains, keeps serving for Config.DrainDelay while callers learn of
+// it, then shuts the HTTP servers down (requests in flight finish), leaves
+// the cluster and stops everything the node started.
+//
+// If ctx ends first, what remains is stopped at once and ctx's error is
+// returned. Shutdown is idempotent: later and concurrent calls wait for
+// the first one and return its result.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.stopOnce.Do(func() { n.stopErr = n.shutdown(ctx) })
+	return n.stopErr
+}
+
+// Close stops the node at once, as a crash would: listeners and
+// connections are closed and the node does not leave the cluster, so
+// other members notice only when their probes fail. Use it in tests and
+// fault drills; use [Node.Shutdown] in production. Close after Shutdown,
+// or twice, does nothing.
+func (n *Node) Close() error {
+	n.stopOnce.Do(func() {
+		n.beginStop()
+		var errs []error
+		for _, s := range n.takeServers() {
+			errs = append(errs, s.Close())
+		}
+		n.stopBackground()
+		errs = append(errs, n.members.Close())
+		n.router.CloseIdleConnections()
+		n.stopErr = errors.Join(errs...)
+	})
+	return n.stopErr
+}
+
+func (n *Node) shutdown(ctx context.Context) error {
+	n.beginStop()
+	n.inbound.SetDraining(true)
+	var errs []error
+	if err := n.members.Update(func(in *discovery.Instance) { in.State = discovery.StateDraining }); err != nil {
+		errs = append(errs, err)
+	}
+	n.logger.Info("weft: draining", "delay", n.cfg.DrainDelay)
+	t := time.NewTimer(n.cfg.DrainDelay)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+	}
+	for _, s := range n.takeServers() {
+		if err := s.Shutdown(ctx); err != nil {
+			s.Close()
+			errs = append(errs, fmt.Errorf("mesh: shutdown %s: %w", s.Addr, err))
+		}
+	}
+	n.stopBackground()
+	if err := n.members.Leave(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	n.router.CloseIdleConnections()
+	n.logger.Info("weft: node stopped")
+	return errors.Join(errs...)
+}
+
+func (n *Node) beginStop() {
+	n.mu.Lock()
+	n.stopping = true
+	n.mu.Unlock()
+	defaultNode.CompareAndSwap(n, nil)
+}
+
+func (n *Node) takeServers() []*http.Server {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := n.servers
+	n.servers = nil
+	return s
+}
+
+// stopBackground stops the policy watcher, the admin endpoint and the
+// catalog subscription.
+func (n *Node) stopBackground() {
+	if n.watcher != nil {
+		n.watcher.Close()
+	}
+	if n.admin != nil {
+		n.admin.close()
+	}
+	n.unsub()
+}
+
+// advertised returns the address callers should dial for a listener bound
+// to addr: an unspecified IP is replaced by the node's gossip host.
+func (n *Node) advertised(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		ghost, _, _ := net.SplitHostPort(n.members.Addr())
+		host = ghost
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,101 @@
+package mesh
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/transport"
+)
+
+// Wrap returns h behind the node's inbound middleware. Use it when you run
+// your own server and publish it with [Node.Serve]; ListenAndServe wraps
+// for you.
+func (n *Node) Wrap(h http.Handler) http.Handler { return n.inbound.Wrap(h) }
+
+// ListenAndServe listens on addr ("127.0.0.1:0" picks a free port) and
+// serves Wrap(h) there, publishing the endpoint in the catalog once
+// listening. It returns http.ErrServerClosed after Shutdown. If h is nil,
+// http.DefaultServeMux.
+func (n *Node) ListenAndServe(addr string, h http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("mesh: listen: %w", err)
+	}
+	return n.Serve(&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, l)
+}
+
+// Serve serves srv on l as the node's HTTP endpoint: it replaces
+// srv.Handler by Wrap(srv.Handler) (nil means http.DefaultServeMux),
+// publishes l's address in the catalog and marks the node ready. When Serve
+// returns, the endpoint is withdrawn. On Shutdown the node drains, then
+// shuts srv down gracefully; Serve then returns http.ErrServerClosed.
+//
+// A node publishes one HTTP endpoint: run one Node per service instance.
+func (n *Node) Serve(srv *http.Server, l net.Listener) error {
+	h := srv.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	srv.Handler = n.Wrap(h)
+
+	n.mu.Lock()
+	switch {
+	case n.stopping:
+		n.mu.Unlock()
+		l.Close()
+		return http.ErrServerClosed
+	case len(n.servers) > 0:
+		n.mu.Unlock()
+		l.Close()
+		return errors.New("mesh: the node already serves HTTP: run one Node per service instance")
+	}
+	n.servers = append(n.servers, srv)
+	n.mu.Unlock()
+
+	ep := discovery.Endpoint{Protocol: transport.Protocol, Addr: n.advertised(l.Addr())}
+	err := n.members.Update(func(in *discovery.Instance) {
+		in.Endpoints = append(in.Endpoints, ep)
+		in.State = discovery.StateReady
+	})
+	if err != nil {
+		n.forget(srv)
+		l.Close()
+		return err
+	}
+	n.logger.Info("weft: serving", "addr", ep.Addr)
+	err = srv.Serve(l)
+	n.withdraw(srv, ep)
+	return err
+}
+
+// withdraw removes a server that stopped outside of Shutdown, and its
+// endpoint, so callers stop being sent to it.
+func (n *Node) withdraw(srv *http.Server, ep discovery.Endpoint) {
+	n.mu.Lock()
+	stopping := n.stopping
+	n.mu.Unlock()
+	if stopping {
+		return
+	}
+	n.forget(srv)
+	err := n.members.Update(func(in *discovery.Instance) {
+		in.Endpoints = slices.DeleteFunc(in.Endpoints, func(e discovery.Endpoint) bool { return e == ep })
+		if len(in.Endpoints) == 0 {
+			in.State = discovery.StateStarting
+		}
+	})
+	if err != nil {
+		n.logger.Warn("weft: could not withdraw endpoint", "addr", ep.Addr, "err", err)
+	}
+}
+
+func (n *Node) forget(srv *http.Server) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.servers = slices.DeleteFunc(n.servers, func(s *http.Server) bool { return s == srv })
+}

@@ -1,0 +1,17 @@
+// Package roundrobin is the round-robin [resilience.Builder]: its pickers
+// hand out the endpoints of a set in turn, so that over any run of picks
+// every usable endpoint receives the same number of requests.
+//
+// Each picker starts its rotation at a random endpoint, so that many clients
+// built at the same moment from the same catalog do not all send their first
+// request to the same instance. Endpoints marked down with
+// [resilience.Endpoint.MarkDown] are skipped, and so is [resilience.PickInfo]
+// Avoid; the skipped turns are consumed, so the remaining endpoints keep an
+// even share instead of the next one in line taking the skipped one's share.
+// Local health marks never fail a request on their own: when no endpoint is
+// usable, a picker still returns one.
+//
+// Round robin ignores [resilience.Endpoint.Weight] and the number of
+// requests in flight; use package leastrequest when endpoints differ in
+// capacity or latency.
+package roundrobin
