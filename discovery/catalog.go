@@ -199,6 +199,24 @@ func (c *catalog) nodeGone(name string) {
 	c.refreshLocked(p)
 }
 
+// suspect records that this member's probe of name failed.
+func (c *catalog) suspect(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.peers[name]; p != nil && p.alive {
+		p.status = StatusSuspect
+	}
+}
+
+// probed records that this member's probe of name succeeded.
+func (c *catalog) probed(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.peers[name]; p != nil && p.alive {
+		p.status = StatusAlive
+	}
+}
+
 // mergeEntry takes one encoded entry from a peer. When the entry is news
 // worth relaying (valid, about another node not known to have departed,
 // and newer than what the catalog had) it returns the entry's node name;

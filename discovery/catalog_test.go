@@ -137,6 +137,16 @@ func TestCatalogVisibility(t *testing.T) {
 	if st := statusOf(tc.members(), a1.Node); st != StatusAlive {
 		t.Errorf("status %v", st)
 	}
+	// A failed probe makes it suspect, without leaving views; a
+	// successful one clears that.
+	tc.suspect(a1.Node)
+	if st := statusOf(tc.members(), a1.Node); st != StatusSuspect || tc.shows(a1.Node) == nil {
+		t.Errorf("after a failed probe: status %v, shown %v", st, tc.shows(a1.Node) != nil)
+	}
+	tc.probed(a1.Node)
+	if st := statusOf(tc.members(), a1.Node); st != StatusAlive {
+		t.Errorf("after a good probe: status %v", st)
+	}
 
 	// The leaving flag removes the entry before the leave itself; the
 	// member is then reported as left, not dead.

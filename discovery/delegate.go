@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -20,6 +21,7 @@ type delegate struct {
 var (
 	_ memberlist.Delegate      = (*delegate)(nil)
 	_ memberlist.EventDelegate = (*delegate)(nil)
+	_ memberlist.PingDelegate  = (*delegate)(nil)
 )
 
 // NodeMeta returns the compact summary of the own entry. It is at most
@@ -93,4 +95,13 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 
 func nodeAddr(n *memberlist.Node) string {
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+// AckPayload adds nothing to probe acks.
+func (d *delegate) AckPayload() []byte { return nil }
+
+// NotifyPingComplete is called when this member's probe of other got its
+// ack: other is no longer suspect, as far as this member can tell.
+func (d *delegate) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []byte) {
+	d.cat.probed(other.Name)
 }

@@ -29,13 +29,16 @@
 //
 // # Wire and limits
 //
-// Entries travel in two ways: as gossip broadcasts, which must fit in one
-// UDP packet (Update rejects a larger entry and says by how much), and in
-// push/pull exchanges over TCP. A compact summary (state, Seq, service)
-// also rides in memberlist's node metadata, so that a state change such
-// as draining spreads with membership gossip too. Everything a peer sends
-// is validated; what does not parse or validate is dropped and counted in
-// [Stats].
+// Entries travel in two ways: as gossip broadcasts, relayed by every
+// member that learns something new, which must fit in one UDP packet
+// (Update rejects a larger entry and says by how much); and in push/pull
+// exchanges over TCP. A compact summary (state, Seq, service) also rides
+// in memberlist's node metadata, so that a state change such as draining
+// spreads with membership gossip too, and so that a member notices when
+// the entry it holds for a peer lags behind: it then exchanges state with
+// that peer directly instead of waiting for the next periodic push/pull.
+// Everything a peer sends is validated; what does not parse or validate
+// is dropped and counted in [Stats].
 //
 // # Security
 //

@@ -18,6 +18,9 @@ type logAdapter struct {
 	// tasks may still report errors about its closed sockets, which are
 	// then logged at debug level.
 	closing *atomic.Bool
+	// suspect is told the name of each member whose probe by this one
+	// failed; memberlist reports that in its log only.
+	suspect func(name string)
 }
 
 // droppedInbound lists fragments of memberlist v0.7.0's log lines that
@@ -81,6 +84,20 @@ func classify(line string) (level slog.Level, msg string, dropped bool) {
 	return level, msg, dropped
 }
 
+// suspectName extracts the member named in memberlist's "Suspect <name>
+// has failed, no acks received" (state.go, after a failed probe).
+func suspectName(msg string) (string, bool) {
+	rest, ok := strings.CutPrefix(msg, "Suspect ")
+	if !ok {
+		return "", false
+	}
+	name, ok := strings.CutSuffix(rest, " has failed, no acks received")
+	if !ok || name == "" || strings.ContainsAny(name, " \n") {
+		return "", false
+	}
+	return name, true
+}
+
 // Write handles one log line; log.Logger calls Write once per line.
 func (a *logAdapter) Write(p []byte) (int, error) {
 	level, msg, dropped := classify(string(p))
@@ -88,7 +105,13 @@ func (a *logAdapter) Write(p []byte) (int, error) {
 		level, dropped = slog.LevelDebug, false
 	}
 	if dropped {
+		// Bad input from the network is the sender's fault, not this
+		// member's: a warning, counted.
+		level = min(level, slog.LevelWarn)
 		a.dropped.Add(1)
+	}
+	if name, ok := suspectName(msg); ok && a.suspect != nil {
+		a.suspect(name)
 	}
 	args := []any{"component", "memberlist"}
 	if dropped {

@@ -68,7 +68,7 @@ func TestLogAdapterRoutesAndCounts(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{
-		`level=ERROR msg="Decrypt packet failed: bad from=127.0.0.1:9" component=memberlist dropped=true`,
+		`level=WARN msg="Decrypt packet failed: bad from=127.0.0.1:9" component=memberlist dropped=true`,
 		`level=DEBUG msg="Stream connection from=127.0.0.1:9" component=memberlist`,
 	} {
 		if !strings.Contains(out, want) {
@@ -85,6 +85,28 @@ func TestLogAdapterRoutesAndCounts(t *testing.T) {
 	}
 }
 
+func TestSuspectName(t *testing.T) {
+	tests := map[string]string{
+		"Suspect orders-0a1b2c3d has failed, no acks received": "orders-0a1b2c3d",
+		"Suspect  has failed, no acks received":                "",
+		"Suspect a b has failed, no acks received":             "",
+		"Suspect x has failed":                                 "",
+		"Marking x as failed, suspect timeout reached":         "",
+	}
+	for msg, want := range tests {
+		got, ok := suspectName(msg)
+		if got != want || ok != (want != "") {
+			t.Errorf("suspectName(%q) = %q, %v", msg, got, ok)
+		}
+	}
+	var seen []string
+	a := &logAdapter{logger: discardLogger(), dropped: new(atomic.Uint64), suspect: func(n string) { seen = append(seen, n) }}
+	log.New(a, "", 0).Printf("[INFO] memberlist: Suspect %s has failed, no acks received", "web-1")
+	if len(seen) != 1 || seen[0] != "web-1" {
+		t.Errorf("suspect callback got %v", seen)
+	}
+}
+
 func FuzzClassify(f *testing.F) {
 	f.Add("[ERR] memberlist: Decrypt packet failed: x")
 	f.Add("[WARN]")
@@ -96,6 +118,9 @@ func FuzzClassify(f *testing.F) {
 		}
 		if len(msg) > len(line) {
 			t.Fatalf("message %q longer than line %q", msg, line)
+		}
+		if name, ok := suspectName(msg); ok && (name == "" || strings.Contains(name, " ")) {
+			t.Fatalf("suspect name %q from %q", name, msg)
 		}
 	})
 }

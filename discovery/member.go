@@ -1,5 +1,7 @@
 package discovery
 
+import "fmt"
+
 // Status is what a member knows of another member's liveness.
 type Status uint8
 
@@ -7,6 +9,11 @@ const (
 	// StatusAlive: the member answers probes (or has not yet been found
 	// failing).
 	StatusAlive Status = iota + 1
+	// StatusSuspect: this member's probe of it failed. It is declared dead
+	// unless it refutes within the suspicion timeout; until then its entry
+	// stays in views. The status clears when a later probe succeeds or
+	// memberlist reports it alive again.
+	StatusSuspect
 	// StatusDead: the member stopped answering probes and was declared
 	// failed.
 	StatusDead
@@ -14,11 +21,13 @@ const (
 	StatusLeft
 )
 
-// String returns "alive", "dead" or "left".
+// String returns "alive", "suspect", "dead" or "left".
 func (s Status) String() string {
 	switch s {
 	case StatusAlive:
 		return "alive"
+	case StatusSuspect:
+		return "suspect"
 	case StatusDead:
 		return "dead"
 	case StatusLeft:
@@ -29,6 +38,18 @@ func (s Status) String() string {
 
 // MarshalText encodes s as its String form, so that JSON shows "alive".
 func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes the String form, so that tools reading the admin
+// endpoint's JSON get a Status back.
+func (s *Status) UnmarshalText(b []byte) error {
+	for _, c := range []Status{StatusAlive, StatusDead, StatusLeft} {
+		if string(b) == c.String() {
+			*s = c
+			return nil
+		}
+	}
+	return fmt.Errorf("discovery: unknown member status %q", b)
+}
 
 // Member describes one gossip member as this member sees it. Departed
 // members stay listed, as dead or left, for a while after they go.

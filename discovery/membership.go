@@ -88,7 +88,8 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	mc := memberlistConfig(s, local.Node)
 	mc.Delegate = m.del
 	mc.Events = m.del
-	mc.Logger = log.New(&logAdapter{logger: s.Logger, dropped: &m.dropPkt, closing: &m.closing}, "", 0)
+	mc.Ping = m.del
+	mc.Logger = log.New(&logAdapter{logger: s.Logger, dropped: &m.dropPkt, closing: &m.closing, suspect: m.cat.suspect}, "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		m.notify.close()
@@ -219,10 +220,11 @@ func (m *Membership) View() *View { return m.cat.current() }
 // Subscribe calls fn with the current view right away, then with each new
 // view. All calls for one Membership come from a single goroutine, one at
 // a time, in order of Version; when views change faster than fn returns,
-// fn sees only the latest, so fn must not block for long. cancel stops
-// further calls and waits for a call in progress to return, unless cancel
-// is called from fn itself. Calling cancel more than once is harmless.
-// After Leave or Close, fn is no longer called.
+// fn sees only the latest, so fn must not block for long, and must not
+// call Leave or Close. cancel stops further calls; a call already in
+// progress may still be running when it returns, and fn may cancel itself.
+// Calling cancel more than once is harmless. Once Leave or Close has
+// returned, fn is no longer called.
 func (m *Membership) Subscribe(fn func(*View)) (cancel func()) {
 	return m.notify.subscribe(fn)
 }

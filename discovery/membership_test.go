@@ -177,7 +177,7 @@ func TestJoinRetriesUntilSeedAppears(t *testing.T) {
 	failures := make(chan struct{}, 100)
 	cfg := testConfig(t, "late", seedAddr)
 	cfg.Logger = slog.New(&hookHandler{fn: func(r slog.Record) {
-		if strings.Contains(r.Message, "Failed to join "+seedAddr) {
+		if strings.Contains(r.Message, "failed to join "+seedAddr) {
 			failures <- struct{}{}
 		}
 	}})
@@ -192,8 +192,13 @@ func TestJoinRetriesUntilSeedAppears(t *testing.T) {
 		m, err := Start(ctx, cfg)
 		done <- result{m, err}
 	}()
-	<-failures
-	<-failures
+	for range 2 {
+		select {
+		case <-failures:
+		case r := <-done:
+			t.Fatalf("Start returned before the seed existed: %v", r.err)
+		}
+	}
 	seedCfg := testConfig(t, "seed")
 	seedCfg.BindAddr = seedAddr
 	seed := start(t, seedCfg)

@@ -1,11 +1,6 @@
 package discovery
 
-import (
-	"bytes"
-	"runtime"
-	"strconv"
-	"sync"
-)
+import "sync"
 
 // notifier delivers views to subscribers from a single goroutine, in
 // order. It coalesces: a subscriber that is slow, or a burst of changes,
@@ -14,13 +9,10 @@ type notifier struct {
 	wake chan struct{} // capacity 1: a pending wake-up
 	stop chan struct{}
 	done chan struct{}
-	gid  uint64 // the delivering goroutine's id, set before it starts
 
-	mu      sync.Mutex
-	latest  *View
-	subs    []*subscriber
-	calling *subscriber // the subscriber whose fn runs now, if any
-	idle    *sync.Cond  // signalled after each call
+	mu     sync.Mutex
+	latest *View
+	subs   []*subscriber
 }
 
 type subscriber struct {
@@ -36,10 +28,7 @@ func newNotifier(initial *View) *notifier {
 		done:   make(chan struct{}),
 		latest: initial,
 	}
-	n.idle = sync.NewCond(&n.mu)
-	started := make(chan uint64)
-	go n.run(started)
-	n.gid = <-started
+	go n.run()
 	return n
 }
 
@@ -72,8 +61,8 @@ func (n *notifier) subscribe(fn func(*View)) (cancel func()) {
 	return func() { once.Do(func() { n.cancel(s) }) }
 }
 
-// cancel removes s and waits until a call to s.fn in progress returns,
-// unless it is that call which cancels.
+// cancel removes s. It does not wait for a call to s.fn in progress, so
+// that fn may cancel itself.
 func (n *notifier) cancel(s *subscriber) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -84,17 +73,10 @@ func (n *notifier) cancel(s *subscriber) {
 			break
 		}
 	}
-	if goroutineID() == n.gid {
-		return
-	}
-	for n.calling == s {
-		n.idle.Wait()
-	}
 }
 
 // close stops the delivering goroutine after the call in progress, if
-// any, and waits for it to exit, unless called from a subscriber: the
-// goroutine then exits when that call returns.
+// any, and waits for it to exit. It must not be called from a subscriber.
 func (n *notifier) close() {
 	n.mu.Lock()
 	select {
@@ -103,14 +85,11 @@ func (n *notifier) close() {
 		close(n.stop)
 	}
 	n.mu.Unlock()
-	if goroutineID() != n.gid {
-		<-n.done
-	}
+	<-n.done
 }
 
-func (n *notifier) run(started chan<- uint64) {
+func (n *notifier) run() {
 	defer close(n.done)
-	started <- goroutineID()
 	for {
 		select {
 		case <-n.stop:
@@ -161,29 +140,6 @@ func (n *notifier) deliver(s *subscriber, v *View) {
 		return
 	}
 	s.last = v.version
-	n.calling = s
 	n.mu.Unlock()
-
-	defer func() {
-		n.mu.Lock()
-		n.calling = nil
-		n.idle.Broadcast()
-		n.mu.Unlock()
-	}()
 	s.fn(v)
-}
-
-// goroutineID returns the current goroutine's id, parsed from the header
-// of its stack trace ("goroutine 42 [running]:"). The notifier needs it
-// to tell a cancel called from inside a subscriber (which must not wait
-// for itself) from one called elsewhere (which must wait).
-func goroutineID() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
-	}
-	id, _ := strconv.ParseUint(string(b), 10, 64)
-	return id
 }

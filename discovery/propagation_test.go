@@ -107,12 +107,24 @@ func TestCloseDetectedByProbing(t *testing.T) {
 	if err := g.Close(); err != nil {
 		t.Fatal(err)
 	}
+	suspected := false
 	if !waitFor(t, 10*time.Second, func() bool {
+		for _, m := range ms[:2] {
+			if memberStatus(m, g.Name()) == StatusSuspect {
+				suspected = true
+				if !m.View().Has("gamma") {
+					t.Error("suspect member left the view before it was declared dead")
+				}
+			}
+		}
 		return !ms[0].View().Has("gamma") && !ms[1].View().Has("gamma")
 	}) {
 		t.Fatal("closed member still visible")
 	}
 	t.Logf("failure detected in %v", time.Since(begin))
+	if !suspected {
+		t.Error("no survivor reported the closed member as suspect first")
+	}
 	for _, m := range ms[:2] {
 		if st := memberStatus(m, g.Name()); st != StatusDead {
 			t.Errorf("%s sees %s as %v, want dead", m.Name(), g.Name(), st)

@@ -15,6 +15,7 @@ import (
 // a JSON view of what the node sees, for people.
 type adminServer struct {
 	srv  *http.Server
+	addr string
 	done chan struct{}
 }
 
@@ -43,7 +44,11 @@ func startAdmin(n *Node, addr string) (*adminServer, error) {
 		enc.SetIndent("", "  ")
 		enc.Encode(n.Status())
 	})
-	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, done: make(chan struct{})}
+	a := &adminServer{
+		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		addr: l.Addr().String(),
+		done: make(chan struct{}),
+	}
 	go func() {
 		defer close(a.done)
 		if err := a.srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
@@ -62,16 +67,39 @@ func (a *adminServer) close() {
 // Status is a snapshot of what a node sees, as served on the admin
 // endpoint at /debug/weft.
 type Status struct {
-	Node       string              `json:"node"`
-	Service    string              `json:"service"`
-	GossipAddr string              `json:"gossipAddr"`
-	Local      discovery.Instance  `json:"local"`
-	Members    []discovery.Member  `json:"members"`
-	Catalog    map[string][]string `json:"catalog"` // service → "node addr state"
-	Endpoints  map[string]int      `json:"endpoints"`
-	Gossip     discovery.Stats     `json:"gossip"`
-	Policy     PolicyStatus        `json:"policy"`
-	Inbound    InboundStatus       `json:"inbound"`
+	Node       string                      `json:"node"`
+	Service    string                      `json:"service"`
+	GossipAddr string                      `json:"gossipAddr"`
+	Local      InstanceStatus              `json:"local"`
+	Members    []discovery.Member          `json:"members"`
+	Catalog    map[string][]InstanceStatus `json:"catalog"`
+	Endpoints  map[string][]string         `json:"endpoints"` // what clients balance over, per service
+	Gossip     discovery.Stats             `json:"gossip"`
+	Policy     PolicyStatus                `json:"policy"`
+	Inbound    InboundStatus               `json:"inbound"`
+}
+
+// InstanceStatus is a catalog entry as people read it.
+type InstanceStatus struct {
+	Node      string            `json:"node"`
+	Service   string            `json:"service"`
+	Version   string            `json:"version,omitempty"`
+	Zone      string            `json:"zone,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Endpoints []string          `json:"endpoints,omitempty"` // "protocol://host:port"
+	Weight    uint32            `json:"weight"`
+	State     string            `json:"state"`
+}
+
+func instanceStatus(in *discovery.Instance) InstanceStatus {
+	s := InstanceStatus{
+		Node: in.Node, Service: in.Service, Version: in.Version, Zone: in.Zone,
+		Labels: in.Labels, Weight: in.Weight, State: in.State.String(),
+	}
+	for _, e := range in.Endpoints {
+		s.Endpoints = append(s.Endpoints, e.Protocol+"://"+e.Addr)
+	}
+	return s
 }
 
 // PolicyStatus says which policy is in force and how reloads went.
@@ -89,6 +117,15 @@ type InboundStatus struct {
 	Served   uint64 `json:"served"`
 }
 
+// AdminAddr returns the host:port the admin endpoint listens on, or "" when
+// the node serves none.
+func (n *Node) AdminAddr() string {
+	if n.admin == nil {
+		return ""
+	}
+	return n.admin.addr
+}
+
 // Status returns a snapshot of the node's view of the mesh.
 func (n *Node) Status() Status {
 	v := n.members.View()
@@ -96,21 +133,18 @@ func (n *Node) Status() Status {
 		Node:       n.members.Name(),
 		Service:    n.cfg.Service,
 		GossipAddr: n.members.Addr(),
-		Local:      *n.members.Local(),
+		Local:      instanceStatus(n.members.Local()),
 		Members:    n.members.Members(),
-		Catalog:    make(map[string][]string),
-		Endpoints:  n.router.Services(),
+		Catalog:    make(map[string][]InstanceStatus),
+		Endpoints:  make(map[string][]string),
 		Gossip:     n.members.Stats(),
 		Inbound:    InboundStatus{InFlight: n.inbound.InFlight(), Served: n.inbound.Served()},
 	}
 	for _, svc := range v.Services() {
 		for _, in := range v.Instances(svc) {
-			addr := "-"
-			if e, ok := in.EndpointFor("http"); ok {
-				addr = e.Addr
-			}
-			s.Catalog[svc] = append(s.Catalog[svc], fmt.Sprintf("%s %s %s", in.Node, addr, in.State))
+			s.Catalog[svc] = append(s.Catalog[svc], instanceStatus(in))
 		}
+		s.Endpoints[svc] = n.router.Endpoints(svc)
 	}
 	p := n.policy.Load()
 	s.Policy = PolicyStatus{Source: p.Source, SHA256: p.Hash}

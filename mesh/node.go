@@ -207,12 +207,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	n.logger.Info("weft: draining", "delay", n.cfg.DrainDelay)
-	t := time.NewTimer(n.cfg.DrainDelay)
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		t.Stop()
-	}
+	n.awaitDrainAnnounced(ctx)
 	for _, s := range n.takeServers() {
 		if err := s.Shutdown(ctx); err != nil {
 			s.Close()
@@ -226,6 +221,26 @@ func (n *Node) shutdown(ctx context.Context) error {
 	n.router.CloseIdleConnections()
 	n.logger.Info("weft: node stopped")
 	return errors.Join(errs...)
+}
+
+// awaitDrainAnnounced keeps the node serving for DrainDelay, and longer
+// (up to twice DrainDelay) while the draining announcement still waits in
+// the gossip queue, as it does on a busy machine.
+func (n *Node) awaitDrainAnnounced(ctx context.Context) {
+	start := time.Now()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		elapsed := time.Since(start)
+		if elapsed >= 2*n.cfg.DrainDelay || elapsed >= n.cfg.DrainDelay && n.members.Stats().Broadcasts == 0 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (n *Node) beginStop() {

@@ -73,8 +73,11 @@ func (c Client) egress(t *routeTable, req *http.Request, host string) (*http.Res
 // endpoint when the first connection could not be made.
 func (r *Router) send(d *destination, req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(req.Context(), d.cfg.Timeout)
-	out := req.Clone(ctx)
-	out.Host = req.Host
+	// A shallow copy: the transport only reads the request, and only the
+	// URL's host changes per attempt.
+	out := req.WithContext(ctx)
+	u := *req.URL
+	out.URL = &u
 	if out.Host == "" {
 		out.Host = req.URL.Host
 	}

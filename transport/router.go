@@ -226,17 +226,6 @@ func (r *Router) rebuildLocked() {
 	r.table.Store(t)
 }
 
-// Services returns, for each mesh service the router knows, the number of
-// endpoints it balances over.
-func (r *Router) Services() map[string]int {
-	t := r.table.Load()
-	out := make(map[string]int, len(t.dests))
-	for name, d := range t.dests {
-		out[name] = d.ready
-	}
-	return out
-}
-
 // Endpoints returns the addresses clients currently balance service's
 // requests over.
 func (r *Router) Endpoints(service string) []string {
@@ -295,7 +284,15 @@ type connectError struct {
 func (e *connectError) Error() string { return "connect to " + e.addr + ": " + e.err.Error() }
 func (e *connectError) Unwrap() error { return e.err }
 
+// isConnectError reports whether err means the connection was never
+// made. Besides the router's own dialer, it recognizes the standard
+// library's dial errors, so a caller-supplied base transport gets the same
+// retry.
 func isConnectError(err error) bool {
 	var ce *connectError
-	return errors.As(err, &ce)
+	if errors.As(err, &ce) {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,6 +92,25 @@ func TestRun(t *testing.T) {
 		case want > 0 && got < 0.8*want-5:
 			t.Errorf("%s took %.0f req/s, want about %.0f: the stopped instance's share did not move to it", inst, got, want)
 		}
+	}
+}
+
+// TestRunStartupFailure checks that a shop that cannot start makes run
+// fail with an error that says what to do, leaving nothing running.
+func TestRunStartupFailure(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	var out strings.Builder
+	err = run(t.Context(), options{Duration: time.Second, AdminAddr: taken.Addr().String()}, &out)
+	if err == nil {
+		t.Fatalf("run with the admin address taken succeeded; output:\n%s", out.String())
+	}
+	t.Logf("run: %v", err)
+	if !strings.Contains(err.Error(), `-admin ""`) {
+		t.Errorf("error %q does not say how to run without the admin endpoint", err)
 	}
 }
 

@@ -149,9 +149,8 @@ func drive(ctx context.Context, opts options, s *shop, scr *screen, d *drill) er
 	defer func() { stopGen(); <-genDone }()
 
 	drillCtx, stopDrill := context.WithCancel(ctx)
-	defer stopDrill()
 	var drills sync.WaitGroup
-	defer drills.Wait()
+	defer func() { stopDrill(); drills.Wait() }()
 
 	midpoint, end := untilInterrupted, (<-chan time.Time)(nil)
 	if opts.Duration > 0 {
@@ -193,7 +192,9 @@ func drive(ctx context.Context, opts options, s *shop, scr *screen, d *drill) er
 	}
 
 	final := gen.stats.snapshot()
-	scr.printf("")
+	if opts.Redraw {
+		scr.printf("") // plain frames already end with a blank line
+	}
 	scr.printf("%s", summary(elapsed, final, gen.lastError(), s, d))
 	switch {
 	case final.Total == 0:

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -196,13 +195,6 @@ func (s *shop) unready() string {
 	for _, c := range callers {
 		for _, svc := range downstream(c.node.Service()) {
 			if got := len(c.node.Endpoints(svc)); got != want[svc] {
-				if os.Getenv("QS_DIAG") != "" {
-					var b strings.Builder
-					for _, e := range c.node.Catalog().Instances(svc) {
-						fmt.Fprintf(&b, " [%s %v seq=%d eps=%v]", e.Node, e.State, e.Seq, e.Endpoints)
-					}
-					fmt.Fprintf(os.Stderr, "DIAG %s sees %s:%s endpoints=%v members=%d\n", c.label, svc, b.String(), c.node.Endpoints(svc), c.node.Status().Gossip.Members)
-				}
 				return fmt.Sprintf("%s balances over %d of the %d %s endpoints", c.label, got, want[svc], svc)
 			}
 		}

@@ -1,0 +1,39 @@
+package transport_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/weftmesh/weft/transport"
+)
+
+func TestInbound(t *testing.T) {
+	var in transport.Inbound
+	var flushable bool
+	h := in.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := in.InFlight(); got != 1 {
+			t.Errorf("in flight during the request = %d, want 1", got)
+		}
+		_, flushable = w.(http.Flusher)
+	}))
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if !flushable {
+		t.Error("the ResponseWriter lost http.Flusher")
+	}
+	if rec.Header().Get("Connection") != "" {
+		t.Error("Connection header set while not draining")
+	}
+
+	in.SetDraining(true)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Header().Get("Connection") != "close" {
+		t.Error("draining response does not ask the client to close the connection")
+	}
+	if in.Served() != 2 || in.InFlight() != 0 {
+		t.Errorf("served %d, in flight %d; want 2 and 0", in.Served(), in.InFlight())
+	}
+}
