@@ -48,6 +48,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path, pattern string) {
 	if isNull(n) {
 		return // absent and null both mean "use the default"
 	}
+	if v.Kind() == reflect.Pointer {
+		// A pointer field is an optional section: nil when absent.
+		elem := reflect.New(v.Type().Elem())
+		d.decode(n, elem.Elem(), path, pattern)
+		v.Set(elem)
+		return
+	}
 	var ok bool
 	switch {
 	case v.Type() == durationType:
@@ -71,6 +78,43 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path, pattern string) {
 			d.errorAt(n, "%s: %s", name(path), msg)
 		}
 	}
+	if v.Kind() == reflect.Struct && v.CanAddr() {
+		if val, isValidator := v.Addr().Interface().(validator); isValidator {
+			d.validate(n, val, path)
+		}
+	}
+}
+
+// validator is implemented by the config structs of the mechanism packages,
+// which know their own rules. Validate returns nil, or one error per
+// problem (joined with errors.Join), each starting with the dotted key it
+// concerns, relative to the struct: "attempts: must be at least 1".
+type validator interface {
+	Validate() error
+}
+
+// validate runs a struct's own checks and positions each problem at the
+// key it names, or at the struct when the key is not in the file.
+func (d *decoder) validate(n *yaml.Node, val validator, path string) {
+	err := val.Validate()
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	for _, e := range errs {
+		msg := e.Error()
+		key, rest, found := strings.Cut(msg, ": ")
+		if found && !strings.ContainsAny(key, " \t") {
+			if pos, ok := d.positions[join(path, key)]; ok {
+				d.errs = append(d.errs, &Error{File: d.file, Line: pos.line, Column: pos.column, Msg: join(path, key) + ": " + rest})
+				continue
+			}
+		}
+		d.errorAt(n, "%s: %s", name(path), msg)
+	}
 }
 
 // decodeStruct decodes a mapping into the struct's yaml-tagged fields. A key
@@ -89,7 +133,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path, pattern stri
 		switch {
 		case found:
 			d.positions[childPath] = position{val.Line, val.Column}
-			d.decode(val, v.Field(idx), childPath, childPattern)
+			d.decode(val, v.FieldByIndex(idx), childPath, childPattern)
 		case plannedKeys[childPattern]:
 			ok = false
 			d.errorAt(k, "%s: not implemented yet in this version of Weft; remove this key (it belongs to the planned schema described in docs/POLICY.md)", childPath)
@@ -273,24 +317,34 @@ func (d *decoder) typeError(n *yaml.Node, path, want string) {
 	d.errorAt(n, "%s: expected %s, got %s", name(path), want, describe(n))
 }
 
-// fieldSet lists a struct type's yaml-tagged fields.
+// fieldSet lists a struct type's yaml-tagged fields, those of embedded
+// structs tagged `yaml:",inline"` included.
 type fieldSet struct {
-	index map[string]int // yaml name to field index
-	names []string       // yaml names in declaration order
+	index map[string][]int // yaml name to field index path
+	names []string         // yaml names in declaration order
 }
 
 func structFields(t reflect.Type) fieldSet {
-	fs := fieldSet{index: make(map[string]int, t.NumField())}
+	fs := fieldSet{index: make(map[string][]int, t.NumField())}
+	fs.add(t, nil)
+	return fs
+}
+
+func (fs *fieldSet) add(t reflect.Type, prefix []int) {
 	for i := range t.NumField() {
 		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		idx := append(append([]int(nil), prefix...), i)
+		if f.Anonymous && opts == "inline" && f.Type.Kind() == reflect.Struct {
+			fs.add(f.Type, idx)
+			continue
+		}
 		if !f.IsExported() || tag == "-" || tag == "" {
 			continue
 		}
-		fs.index[tag] = i
+		fs.index[tag] = idx
 		fs.names = append(fs.names, tag)
 	}
-	return fs
 }
 
 func isNull(n *yaml.Node) bool {

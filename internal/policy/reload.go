@@ -20,7 +20,7 @@ func CheckReload(old, new *Policy) error {
 	fields := structFields(oldMesh.Type())
 	for _, key := range fields.names {
 		i := fields.index[key]
-		a, b := oldMesh.Field(i).Interface(), newMesh.Field(i).Interface()
+		a, b := oldMesh.FieldByIndex(i).Interface(), newMesh.FieldByIndex(i).Interface()
 		if !reflect.DeepEqual(a, b) {
 			errs = append(errs, new.restartError("mesh."+key, a, b))
 		}

@@ -9,6 +9,7 @@ package meshtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -146,9 +147,18 @@ func (b *Backend) Wait() error {
 // of service, failing the test after 10 s.
 func WaitEndpoints(t testing.TB, client *mesh.Node, service string, want int) {
 	t.Helper()
-	WaitFor(t, 10*time.Second, "endpoints of "+service, func() bool {
-		return len(client.Endpoints(service)) == want
-	})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(client.Endpoints(service)) != want {
+		if time.Now().After(deadline) {
+			var seen []string
+			for _, in := range client.Catalog().Instances(service) {
+				seen = append(seen, fmt.Sprintf("%s %v %s", in.Node, in.Endpoints, in.State))
+			}
+			t.Fatalf("meshtest: %s balances over %v after 10s, want %d endpoints of %s; catalog: %v; members: %+v",
+				client.Name(), client.Endpoints(service), want, service, seen, client.Status().Members)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // WaitFor polls cond until it is true, failing the test with what after
