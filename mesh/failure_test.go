@@ -47,7 +47,7 @@ func TestRollingRestartUnderLoadLosesNothing(t *testing.T) {
 	var c counter
 	var backends []*meshtest.Backend
 	for i := range 3 {
-		backends = append(backends, m.Serve(mesh.Config{Service: "echo"}, named(&c, fmt.Sprint("gen0-", i))))
+		backends = append(backends, m.Serve(mesh.Config{Service: "echo", DrainDelay: time.Second}, named(&c, fmt.Sprint("gen0-", i))))
 	}
 	client := m.Start(mesh.Config{Service: "client"})
 	meshtest.WaitEndpoints(t, client, "echo", 3)
@@ -88,9 +88,13 @@ func TestRollingRestartUnderLoadLosesNothing(t *testing.T) {
 		}
 		cancel()
 		b.Wait()
-		m.Serve(mesh.Config{Service: "echo"}, named(&c, fmt.Sprint("gen1-", i)))
+		m.Serve(mesh.Config{Service: "echo", DrainDelay: time.Second}, named(&c, fmt.Sprint("gen1-", i)))
 		meshtest.WaitEndpoints(t, client, "echo", 3)
 	}
+	// Keep the load on until the last restarted backend has had traffic.
+	meshtest.WaitFor(t, 5*time.Second, "traffic to every restarted backend", func() bool {
+		return c.get("gen1-0") > 0 && c.get("gen1-1") > 0 && c.get("gen1-2") > 0
+	})
 	stop.Store(true)
 	wg.Wait()
 	elapsed := time.Since(start)

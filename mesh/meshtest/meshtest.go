@@ -49,7 +49,8 @@ func New(t testing.TB) *Mesh {
 
 // Start starts a node on 127.0.0.1 with a free gossip port, joined to the
 // mesh's other nodes, and shuts it down when the test ends. Fields of cfg
-// left empty are filled in: GossipAddr, Join, PolicyFile, Logger. The test
+// left empty are filled in: GossipAddr, Join, PolicyFile, Logger,
+// DrainDelay (200 ms). The test
 // fails if the node cannot start.
 func (m *Mesh) Start(cfg mesh.Config) *mesh.Node {
 	m.t.Helper()
@@ -76,6 +77,11 @@ func (m *Mesh) TryStart(cfg mesh.Config) (*mesh.Node, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = m.Logger
+	}
+	if cfg.DrainDelay == 0 {
+		// Loopback gossip spreads a drain in well under this; tests that
+		// measure draining set their own.
+		cfg.DrainDelay = 200 * time.Millisecond
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
