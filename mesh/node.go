@@ -13,7 +13,9 @@ import (
 
 	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/internal/policy"
+	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/route"
 )
 
 // Node is one member of the mesh, hosting one service. All its methods are
@@ -67,9 +69,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		logger: cfg.Logger.With("service", cfg.Service),
 		ready:  make(chan struct{}),
 	}
-	n.router = transport.NewRouter(transport.RouterConfig{Logger: n.logger})
+	n.router = transport.NewRouter(transport.RouterConfig{Logger: n.logger, Source: cfg.Service, Zone: cfg.Zone})
 	if err := n.router.UpdateRouting(routing(pol)); err != nil {
 		return nil, fmt.Errorf("mesh: %w", err)
+	}
+	if err := n.inbound.SetLimits(inboundLimits(pol, cfg.Service)); err != nil {
+		return nil, fmt.Errorf("mesh: inbound limits of %s: %w", cfg.Service, err)
 	}
 	n.policy.Store(pol)
 
@@ -123,6 +128,9 @@ func (n *Node) applyPolicy(p *policy.Policy) error {
 	if err := n.router.UpdateRouting(routing(p)); err != nil {
 		return err
 	}
+	if err := n.inbound.SetLimits(inboundLimits(p, n.cfg.Service)); err != nil {
+		return fmt.Errorf("inbound limits of %s: %w", n.cfg.Service, err)
+	}
 	n.policy.Store(p)
 	n.logger.Info("weft: policy reloaded", "file", p.Source, "sha256", p.Hash)
 	return nil
@@ -135,10 +143,24 @@ func routing(p *policy.Policy) transport.Routing {
 		Default:      p.Destination(""),
 		Egress:       p.Egress,
 	}
-	for name := range p.Services {
+	for name, svc := range p.Services {
 		r.Destinations[name] = p.Destination(name)
+		if len(svc.Subsets) > 0 || len(svc.Routes) > 0 {
+			if r.Routes == nil {
+				r.Routes = make(map[string]route.Config)
+			}
+			r.Routes[name] = svc.Config
+		}
 	}
 	return r
+}
+
+// inboundLimits returns the limits the policy sets on service's instances.
+func inboundLimits(p *policy.Policy, service string) *limit.Config {
+	if in := p.Services[service].Inbound; in != nil {
+		return &in.Config
+	}
+	return nil
 }
 
 // Ready returns a channel that is closed once the node is a member of the
@@ -193,7 +215,7 @@ func (n *Node) Close() error {
 		}
 		n.stopBackground()
 		errs = append(errs, n.members.Close())
-		n.router.CloseIdleConnections()
+		n.router.Close()
 		n.stopErr = errors.Join(errs...)
 	})
 	return n.stopErr
@@ -218,7 +240,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 	if err := n.members.Leave(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	n.router.CloseIdleConnections()
+	n.router.Close()
 	n.logger.Info("weft: node stopped")
 	return errors.Join(errs...)
 }

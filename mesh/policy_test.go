@@ -20,7 +20,7 @@ func TestStartRejectsBadPolicyListingEveryProblem(t *testing.T) {
 mesh: {name: Shop}
 defaults: {loadBalancer: fastest, timeout: soon}
 services:
-  payments: {retries: {attempts: 3}, colour: blue}
+  payments: {inbound: {authorization: {}}, colour: blue}
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -33,8 +33,8 @@ services:
 		path + ":2:14:", // mesh.name
 		path + ":3:26:", // loadBalancer
 		path + ":3:44:", // timeout
-		path + ":5:14:", // retries: not implemented yet
-		path + ":5:38:", // unknown key
+		path + ":5:24:", // inbound.authorization: not implemented yet
+		path + ":5:44:", // unknown key
 		"not implemented yet",
 	} {
 		if !strings.Contains(err.Error(), want) {

@@ -9,7 +9,8 @@
 // counters they read (requests in flight, health) live on the long-lived
 // [Endpoint] values and so survive rebuilds.
 //
-// Implementations live in subpackages (roundrobin, leastrequest) so that each
-// can be read on its own. This package imports nothing of the mesh's:
+// Implementations live in subpackages (roundrobin, leastrequest, peakewma,
+// ringhash, random, and the zoneaware wrapper) so that each can be read on
+// its own; they share [BuildOptions], and [BalancerConfig] is their policy. This package imports nothing of the mesh's:
 // transport feeds it endpoints built from the discovery catalog.
 package resilience

@@ -26,9 +26,22 @@ type Endpoint struct {
 	Zone, Version string
 	// Weight is the relative share of traffic; 0 means 1.
 	Weight uint32
+	// ReadySince is when the endpoint first appeared in the catalog as
+	// ready. Pickers built with [BuildOptions] SlowStart ramp its weight up
+	// over the window that follows. The zero time means "long ago": the
+	// endpoint gets its full weight at once.
+	ReadySince time.Time
 
 	inFlight  atomic.Int64
 	downUntil atomic.Int64 // unix nanoseconds; 0 when healthy
+
+	// The latency estimate read by [Endpoint.Latency]; see latency.go.
+	rtt      atomic.Uint64 // float64 bits: peak EWMA in nanoseconds
+	rttStamp atomic.Int64  // unix nanoseconds of the latest observation; 0 before the first
+
+	// The ejection mark set by circuit breakers and outlier detection;
+	// see eject.go.
+	ejectedUntil atomic.Int64 // unix nanoseconds; 0 when not ejected
 }
 
 // Begin records the start of a request to e. Every Begin must be followed
@@ -53,10 +66,11 @@ func (e *Endpoint) MarkUp() {
 	}
 }
 
-// Available reports whether e may be picked at now (unix nanoseconds).
+// Available reports whether e may be picked at now (unix nanoseconds): it
+// is neither marked down nor ejected ([Endpoint.Eject]) at now.
 func (e *Endpoint) Available(now int64) bool {
 	d := e.downUntil.Load()
-	return d == 0 || now >= d
+	return (d == 0 || now >= d) && !e.Ejected(now)
 }
 
 // PickInfo describes the request a [Picker] chooses for.
@@ -64,6 +78,13 @@ type PickInfo struct {
 	// Avoid, if not nil, is an endpoint that just failed this request;
 	// the picker returns another one when it can.
 	Avoid *Endpoint
+	// Hash is the request's affinity key, for pickers that send equal keys
+	// to the same endpoint (ring_hash); it is used only when HasHash is
+	// true. Other pickers ignore it.
+	Hash uint64
+	// HasHash reports whether Hash is set. A request without a key is
+	// balanced at random by hashing pickers.
+	HasHash bool
 }
 
 // Picker chooses an endpoint for each request.

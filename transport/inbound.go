@@ -1,8 +1,13 @@
 package transport
 
 import (
+	"context"
 	"net/http"
 	"sync/atomic"
+	"time"
+
+	"github.com/weftmesh/weft/resilience/limit"
+	"github.com/weftmesh/weft/resilience/retry"
 )
 
 // Inbound is the server side of a node: the middleware every inbound
@@ -11,6 +16,40 @@ type Inbound struct {
 	draining atomic.Bool
 	inFlight atomic.Int64
 	served   atomic.Uint64
+	limiter  atomic.Pointer[limit.Limiter] // nil: no limits
+}
+
+// SourceHeader names the calling service on requests sent by a Weft
+// client. Inbound rate limits are kept per caller by it. It is asserted by
+// the caller, not proven: a client outside the mesh can send any value.
+const SourceHeader = "Weft-Source"
+
+// SetLimits installs the inbound limits of the service, replacing the
+// previous ones atomically (callers keep their remaining tokens); nil
+// removes them. An invalid configuration is rejected and changes nothing.
+func (in *Inbound) SetLimits(cfg *limit.Config) error {
+	if cfg == nil {
+		in.limiter.Store(nil)
+		return nil
+	}
+	if l := in.limiter.Load(); l != nil {
+		return l.Update(*cfg)
+	}
+	l, err := limit.New(*cfg)
+	if err != nil {
+		return err
+	}
+	in.limiter.Store(l)
+	return nil
+}
+
+// LimitStats returns the counters of the inbound limits; ok is false when
+// the service has none.
+func (in *Inbound) LimitStats() (s limit.Stats, ok bool) {
+	if l := in.limiter.Load(); l != nil {
+		return l.Stats(), true
+	}
+	return s, false
 }
 
 // Wrap returns h behind the node's inbound middleware.
@@ -34,7 +73,35 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	if in.draining.Load() {
 		w.Header().Set("Connection", "close")
 	}
+	if l := in.limiter.Load(); l != nil {
+		ticket, rej := l.Acquire(r.Header.Get(SourceHeader))
+		if rej.Rejected() {
+			limit.WriteRejection(w, rej)
+			return
+		}
+		start := time.Now()
+		defer func() { ticket.Done(time.Since(start), r.Context().Err() != nil) }()
+	}
+	if r.Header.Get(retry.TimeoutHeader) != "" || r.Header.Get(retry.OwnerHeader) != "" {
+		ctx, cancel := inboundContext(r)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	h.ServeHTTP(w, r)
+}
+
+// inboundContext turns what an upstream Weft client sent along into the
+// handler's context: the caller's remaining time becomes the deadline, so
+// a chain of services shares one budget, and a call the caller retries is
+// marked so that this service's own clients do not retry it too.
+func inboundContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := r.Context(), context.CancelFunc(func() {})
+	if v := r.Header.Get(retry.TimeoutHeader); v != "" {
+		if d, err := retry.ParseTimeout(v); err == nil {
+			ctx, cancel = context.WithTimeout(ctx, d)
+		}
+	}
+	return retry.FromHeader(ctx, r.Header), cancel
 }
 
 // SetDraining switches draining behaviour on or off.

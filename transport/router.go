@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -16,8 +17,16 @@ import (
 
 	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/resilience"
+	"github.com/weftmesh/weft/resilience/breaker"
 	"github.com/weftmesh/weft/resilience/leastrequest"
+	"github.com/weftmesh/weft/resilience/outlier"
+	"github.com/weftmesh/weft/resilience/peakewma"
+	"github.com/weftmesh/weft/resilience/random"
+	"github.com/weftmesh/weft/resilience/retry"
+	"github.com/weftmesh/weft/resilience/ringhash"
 	"github.com/weftmesh/weft/resilience/roundrobin"
+	"github.com/weftmesh/weft/resilience/zoneaware"
+	"github.com/weftmesh/weft/transport/route"
 )
 
 // Protocol is the catalog protocol of the endpoints this package dials.
@@ -32,6 +41,8 @@ type Routing struct {
 	Default DestinationConfig
 	// Egress controls hosts that are not mesh services.
 	Egress EgressConfig
+	// Routes holds the subsets and routes of the services that have any.
+	Routes map[string]route.Config
 }
 
 // RouterConfig configures a [Router].
@@ -44,6 +55,11 @@ type RouterConfig struct {
 	Egress http.RoundTripper
 	// Logger receives routing events. If nil, they are discarded.
 	Logger *slog.Logger
+	// Source is the name of the service whose clients use the router,
+	// sent as SourceHeader so that servers can tell callers apart.
+	Source string
+	// Zone is the caller's zone, preferred by destinations with zoneAware.
+	Zone string
 }
 
 // Router keeps the route table clients read: for every mesh service, its
@@ -55,43 +71,106 @@ type Router struct {
 	base, egress http.RoundTripper
 	closeIdle    []func()
 	logger       *slog.Logger
+	source       string
+	zone         string
 
 	table atomic.Pointer[routeTable]
 
 	mu        sync.Mutex // serializes rebuilds; guards the fields below
 	view      *discovery.View
 	routing   Routing
+	tables    map[string]*route.Table              // compiled routing.Routes
+	states    map[string]*serviceState             // kept while a service's config is unchanged
 	endpoints map[endpointKey]*resilience.Endpoint // reused across rebuilds
+	labels    map[*resilience.Endpoint]map[string]string
+
+	mirrors     sync.WaitGroup // mirrored requests in flight
+	mirrorSlots chan struct{}  // bounds them
 }
 
 type endpointKey struct{ node, addr string }
 
 // routeTable is an immutable snapshot of everything a request needs.
 type routeTable struct {
-	dests    map[string]*destination
-	fallback DestinationConfig
-	egress   egressPolicy
+	dests  map[string]*destination
+	egress egressPolicy
 }
 
 // destination is one mesh service as clients see it.
 type destination struct {
 	service string
 	cfg     DestinationConfig
-	picker  resilience.Picker
-	ready   int      // endpoints in the picker
-	addrs   []string // their addresses, for introspection
-	unready int      // instances known but starting or draining
+	state   *serviceState
+	routes  *route.Table
+	picker  resilience.Picker            // over every ready endpoint
+	subsets map[string]resilience.Picker // over each subset's ready endpoints
+	keys    []string                     // breaker keys of the ready endpoints
+	ready   int                          // endpoints in the picker
+	addrs   []string                     // their addresses, for introspection
+	unready int                          // instances known but starting or draining
 }
 
-var builders = map[string]resilience.Builder{
-	roundrobin.Name:   roundrobin.New(),
-	leastrequest.Name: leastrequest.New(),
+// pickerFor returns the picker of subset, or of every endpoint for "".
+func (d *destination) pickerFor(subset string) resilience.Picker {
+	if subset == "" {
+		return d.picker
+	}
+	return d.subsets[subset]
+}
+
+// serviceState is what a destination keeps across rebuilds: the retry
+// budget, breakers and outlier detector carry history that a catalog change
+// must not erase. It is replaced when the service's configuration changes.
+type serviceState struct {
+	cfg      DestinationConfig
+	retry    retry.Config // with defaults filled in
+	budget   *retry.Budget
+	breakers *breaker.Set      // nil without circuitBreaker
+	outliers *outlier.Detector // nil without outlierDetection
+}
+
+func newServiceState(cfg DestinationConfig) (*serviceState, error) {
+	st := &serviceState{cfg: cfg, retry: retry.DefaultConfig()}
+	if cfg.Retries != nil {
+		st.retry = cfg.Retries.WithDefaults()
+	}
+	st.budget = retry.NewBudget(st.retry.Budget, nil)
+	var err error
+	if cfg.CircuitBreaker != nil {
+		if st.breakers, err = breaker.New(*cfg.CircuitBreaker, nil); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.OutlierDetection != nil {
+		if st.outliers, err = outlier.New(*cfg.OutlierDetection, nil); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// builders maps the policy's balancer names to their constructors.
+var builders = map[string]func(...resilience.BuildOptions) resilience.Builder{
+	roundrobin.Name:   roundrobin.New,
+	leastrequest.Name: leastrequest.New,
+	peakewma.Name:     peakewma.New,
+	ringhash.Name:     ringhash.New,
+	random.Name:       random.New,
+}
+
+// builder returns the picker builder cfg asks for.
+func (r *Router) builder(cfg DestinationConfig) resilience.Builder {
+	b := builders[cfg.LoadBalancer](resilience.BuildOptions{SlowStart: cfg.SlowStart.Window})
+	if cfg.ZoneAware.Enabled {
+		b = zoneaware.New(b, r.zone, cfg.ZoneAware.MinHealthy)
+	}
+	return b
 }
 
 // NewRouter returns a router with an empty catalog and the default
 // routing (least request, 5 s timeout, any egress host).
 func NewRouter(cfg RouterConfig) *Router {
-	r := &Router{base: cfg.Base, egress: cfg.Egress, logger: cfg.Logger}
+	r := &Router{base: cfg.Base, egress: cfg.Egress, logger: cfg.Logger, source: cfg.Source, zone: cfg.Zone}
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
@@ -106,6 +185,9 @@ func NewRouter(cfg RouterConfig) *Router {
 		r.closeIdle = append(r.closeIdle, t.CloseIdleConnections)
 	}
 	r.endpoints = make(map[endpointKey]*resilience.Endpoint)
+	r.labels = make(map[*resilience.Endpoint]map[string]string)
+	r.states = make(map[string]*serviceState)
+	r.mirrorSlots = make(chan struct{}, maxMirrors)
 	r.routing = Routing{Default: DestinationConfig{LoadBalancer: leastrequest.Name, Timeout: 5 * time.Second}}
 	r.rebuildLocked()
 	return r
@@ -155,11 +237,26 @@ func (r *Router) UpdateRouting(rt Routing) error {
 	if _, ok := builders[rt.Default.LoadBalancer]; !ok {
 		return fmt.Errorf("transport: unknown default load balancer %q", rt.Default.LoadBalancer)
 	}
+	tables := make(map[string]*route.Table, len(rt.Routes))
+	for name, rc := range rt.Routes {
+		t, err := route.Compile(rc.Subsets, rc.Routes)
+		if err != nil {
+			return fmt.Errorf("transport: service %q: %w", name, err)
+		}
+		tables[name] = t
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.routing = rt
+	r.routing, r.tables = rt, tables
 	r.rebuildLocked()
 	return nil
+}
+
+// Close waits for mirrored requests still in flight and closes idle
+// connections. Requests sent after Close still work.
+func (r *Router) Close() {
+	r.mirrors.Wait()
+	r.CloseIdleConnections()
 }
 
 // CloseIdleConnections closes the idle connections of the transports the
@@ -172,9 +269,8 @@ func (r *Router) CloseIdleConnections() {
 
 func (r *Router) rebuildLocked() {
 	t := &routeTable{
-		dests:    make(map[string]*destination),
-		fallback: r.routing.Default,
-		egress:   newEgressPolicy(r.routing.Egress),
+		dests:  make(map[string]*destination),
+		egress: newEgressPolicy(r.routing.Egress),
 	}
 	live := make(map[endpointKey]bool)
 	names := slices.Collect(maps.Keys(r.routing.Destinations))
@@ -189,41 +285,99 @@ func (r *Router) rebuildLocked() {
 		if !ok {
 			cfg = r.routing.Default
 		}
-		d := &destination{service: svc, cfg: cfg}
-		var eps []*resilience.Endpoint
-		if r.view != nil {
-			for _, in := range r.view.Instances(svc) {
-				e, ok := in.EndpointFor(Protocol)
-				if !ok {
-					continue
-				}
-				if in.State != discovery.StateReady {
-					d.unready++
-					continue
-				}
-				k := endpointKey{in.Node, e.Addr}
-				ep := r.endpoints[k]
-				if ep == nil || ep.Weight != in.Weight || ep.Zone != in.Zone || ep.Version != in.Version {
-					ep = &resilience.Endpoint{Addr: e.Addr, Node: in.Node, Zone: in.Zone, Version: in.Version, Weight: in.Weight}
-					r.endpoints[k] = ep
-				}
-				live[k] = true
-				eps = append(eps, ep)
-			}
-		}
+		d := &destination{service: svc, cfg: cfg, state: r.stateLocked(svc, cfg), routes: r.tables[svc]}
+		eps := r.readyEndpointsLocked(d, live)
 		d.ready = len(eps)
 		for _, ep := range eps {
 			d.addrs = append(d.addrs, ep.Addr)
+			d.keys = append(d.keys, ep.Addr)
 		}
-		d.picker = builders[cfg.LoadBalancer].Build(eps)
+		build := r.builder(cfg)
+		d.picker = build.Build(eps)
+		if d.routes != nil {
+			d.subsets = make(map[string]resilience.Picker)
+			parts := route.Partition(d.routes, eps, func(ep *resilience.Endpoint) (string, map[string]string) {
+				return ep.Version, r.labels[ep]
+			})
+			for name, members := range parts {
+				d.subsets[name] = build.Build(members)
+			}
+		}
+		if b := d.state.breakers; b != nil {
+			b.Retain(d.keys)
+			for _, ep := range eps {
+				b.Attach(ep.Addr, ep)
+			}
+		}
+		if o := d.state.outliers; o != nil {
+			o.SetEndpoints(d.keys)
+			for _, ep := range eps {
+				o.Attach(ep.Addr, ep)
+			}
+		}
 		t.dests[svc] = d
 	}
-	for k := range r.endpoints {
+	for k, ep := range r.endpoints {
 		if !live[k] {
 			delete(r.endpoints, k)
+			delete(r.labels, ep)
+		}
+	}
+	for svc := range r.states {
+		if _, ok := t.dests[svc]; !ok {
+			delete(r.states, svc)
 		}
 	}
 	r.table.Store(t)
+}
+
+// stateLocked returns the service's kept state, new if its configuration
+// changed. A configuration the policy validated cannot fail here; should
+// it, the service runs without breakers and outlier detection, and says so.
+func (r *Router) stateLocked(svc string, cfg DestinationConfig) *serviceState {
+	if st := r.states[svc]; st != nil && reflect.DeepEqual(st.cfg, cfg) {
+		return st
+	}
+	st, err := newServiceState(cfg)
+	if err != nil {
+		r.logger.Error("weft: invalid resilience settings; breakers and outlier detection are off", "service", svc, "err", err)
+		st, _ = newServiceState(DestinationConfig{Retries: cfg.Retries})
+	}
+	r.states[svc] = st
+	return st
+}
+
+// readyEndpointsLocked returns the endpoints of d's ready instances,
+// reusing the Endpoint of an unchanged instance so that its counters
+// survive, and counts the instances that are not ready.
+func (r *Router) readyEndpointsLocked(d *destination, live map[endpointKey]bool) []*resilience.Endpoint {
+	if r.view == nil {
+		return nil
+	}
+	var eps []*resilience.Endpoint
+	for _, in := range r.view.Instances(d.service) {
+		e, ok := in.EndpointFor(Protocol)
+		if !ok {
+			continue
+		}
+		if in.State != discovery.StateReady {
+			d.unready++
+			continue
+		}
+		k := endpointKey{in.Node, e.Addr}
+		ep := r.endpoints[k]
+		if ep == nil || ep.Weight != in.Weight || ep.Zone != in.Zone || ep.Version != in.Version || !maps.Equal(r.labels[ep], in.Labels) {
+			if ep != nil {
+				delete(r.labels, ep)
+			}
+			ep = &resilience.Endpoint{Addr: e.Addr, Node: in.Node, Zone: in.Zone, Version: in.Version, Weight: in.Weight, ReadySince: time.Now()}
+			r.endpoints[k] = ep
+			r.labels[ep] = in.Labels
+		}
+		live[k] = true
+		eps = append(eps, ep)
+	}
+	return eps
 }
 
 // Endpoints returns the addresses clients currently balance service's

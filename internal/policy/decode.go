@@ -95,6 +95,11 @@ type validator interface {
 
 // validate runs a struct's own checks and positions each problem at the
 // key it names, or at the struct when the key is not in the file.
+//
+// The mechanism packages word their messages "[pkg: ]key: problem", with
+// key relative to the struct or to its parent ("retries.attempts"); the
+// key is found among the decoded positions and the message rewritten with
+// the key's full path.
 func (d *decoder) validate(n *yaml.Node, val validator, path string) {
 	err := val.Validate()
 	if err == nil {
@@ -104,17 +109,29 @@ func (d *decoder) validate(n *yaml.Node, val validator, path string) {
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = joined.Unwrap()
 	}
+	parent := path
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		parent = path[:i]
+	} else {
+		parent = ""
+	}
 	for _, e := range errs {
-		msg := e.Error()
-		key, rest, found := strings.Cut(msg, ": ")
-		if found && !strings.ContainsAny(key, " \t") {
-			if pos, ok := d.positions[join(path, key)]; ok {
-				d.errs = append(d.errs, &Error{File: d.file, Line: pos.line, Column: pos.column, Msg: join(path, key) + ": " + rest})
-				continue
+		d.positioned(n, path, parent, e.Error())
+	}
+}
+
+func (d *decoder) positioned(n *yaml.Node, path, parent, msg string) {
+	parts := strings.SplitN(msg, ": ", 3)
+	for i := 0; i < len(parts)-1 && i < 2; i++ {
+		for _, full := range []string{join(path, parts[i]), join(parent, parts[i])} {
+			if pos, ok := d.positions[full]; ok {
+				rest := strings.Join(parts[i+1:], ": ")
+				d.errs = append(d.errs, &Error{File: d.file, Line: pos.line, Column: pos.column, Msg: full + ": " + rest})
+				return
 			}
 		}
-		d.errorAt(n, "%s: %s", name(path), msg)
 	}
+	d.errorAt(n, "%s: %s", name(path), msg)
 }
 
 // decodeStruct decodes a mapping into the struct's yaml-tagged fields. A key
@@ -209,7 +226,9 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path, pattern strin
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, el := range n.Content {
-		d.decode(el, s.Index(i), fmt.Sprintf("%s[%d]", path, i), pattern+"[]")
+		elPath := fmt.Sprintf("%s[%d]", path, i)
+		d.positions[elPath] = position{el.Line, el.Column}
+		d.decode(el, s.Index(i), elPath, pattern+"[]")
 	}
 	v.Set(s)
 	return true

@@ -40,7 +40,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key with typo", "version: 1\nservces: {}\n",
 			[]string{`2:1: unknown key "servces" at the top level; did you mean "services"?; known keys here: version, mesh, admin, egress, defaults, services`}},
 		{"unknown key in another case", "version: 1\ndefaults:\n  loadbalancer: round_robin\n",
-			[]string{`3:3: unknown key "loadbalancer" in defaults; did you mean "loadBalancer"?; known keys here: loadBalancer, timeout`}},
+			[]string{`3:3: unknown key "loadbalancer" in defaults; did you mean "loadBalancer"?; known keys here: loadBalancer, hashKey, slowStart, zoneAware, timeout, retries, circuitBreaker, outlierDetection`}},
 		{"unknown key far from any", "version: 1\nadmin:\n  port: 9901\n",
 			[]string{`3:3: unknown key "port" in admin; known keys here: listen`}},
 		{"typo of a planned key suggests it", "version: 1\nservices:\n  payments:\n    retires: {}\n",
@@ -49,10 +49,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{"2:1: security: not implemented yet", "3:1: telemetry: not implemented yet"}},
 		{"planned mesh key", "version: 1\nmesh: {name: shop, trustDomain: shop.local}\n",
 			[]string{"2:20: mesh.trustDomain: not implemented yet"}},
-		{"planned defaults keys", "version: 1\ndefaults:\n  retries: {attempts: 3}\n  circuitBreaker: {}\n  outlierDetection: {}\n",
-			[]string{"3:3: defaults.retries: not implemented yet", "4:3: defaults.circuitBreaker: not implemented yet", "5:3: defaults.outlierDetection: not implemented yet"}},
-		{"planned service keys", "version: 1\nservices:\n  a:\n    subsets: {}\n    routes: []\n    inbound: {}\n    retries: {}\n",
-			[]string{"4:5: services.a.subsets: not implemented yet", "5:5: services.a.routes: not implemented yet", "6:5: services.a.inbound: not implemented yet", "7:5: services.a.retries: not implemented yet"}},
+		{"resilience keys validate themselves, positioned", "version: 1\ndefaults:\n  retries: {attempts: 30, on: [bogus]}\n  circuitBreaker: {failureRatio: 2}\n  outlierDetection: {maxEjectedPercent: 150}\n",
+			[]string{"3:23: defaults.retries.attempts: must be between 1 and 10", "3:32: defaults.retries.on[0]: unknown condition \"bogus\"", "4:34: defaults.circuitBreaker.failureRatio: must be at least 0", "5:41: defaults.outlierDetection.maxEjectedPercent: must be between 0 and 100"}},
+		{"routes reference subsets", "version: 1\nservices:\n  a:\n    subsets: {v1: {version: v1}}\n    routes: [{to: {v3: 100}, hedge: {delay: -1s}}]\n",
+			[]string{"5:19: services.a.routes[0].to: unknown subset \"v3\" (defined: v1)", "5:45: services.a.routes[0].hedge.delay: must not be negative"}},
+		{"planned service keys", "version: 1\nservices:\n  a:\n    inbound: {authorization: {}}\n",
+			[]string{"4:15: services.a.inbound.authorization: not implemented yet"}},
 		{"service-only planned key in defaults is unknown", "version: 1\ndefaults:\n  routes: []\n",
 			[]string{`3:3: unknown key "routes" in defaults`}},
 		{"duplicate key", "version: 1\nmesh:\n  name: a\n  name: b\n",
@@ -72,9 +74,9 @@ func TestParseErrors(t *testing.T) {
 		{"timeout zero", "version: 1\nservices: {a: {timeout: 0s}}\n",
 			[]string{"2:25: services.a.timeout: must be positive"}},
 		{"unknown load balancer", "version: 1\ndefaults: {loadBalancer: fastest}\n",
-			[]string{`2:26: defaults.loadBalancer: "fastest" is not a load balancer; use round_robin or least_request`}},
-		{"planned load balancers", "version: 1\nservices:\n  a: {loadBalancer: peak_ewma}\n  b: {loadBalancer: ring_hash}\n  c: {loadBalancer: random}\n",
-			[]string{`3:21: services.a.loadBalancer: "peak_ewma" is not implemented yet`, `4:21: services.b.loadBalancer: "ring_hash" is not implemented yet`, `5:21: services.c.loadBalancer: "random" is not implemented yet`}},
+			[]string{`2:26: defaults.loadBalancer: unknown balancer "fastest"; use one of round_robin, least_request, peak_ewma, ring_hash, random`}},
+		{"ring hash needs a key", "version: 1\nservices:\n  a: {loadBalancer: peak_ewma}\n  b: {loadBalancer: ring_hash}\n  c: {loadBalancer: random, hashKey: {header: x-user}}\n",
+			[]string{`4:6: services.b: resilience: hashKey: ring_hash needs a key`, `5:38: services.c.hashKey: only ring_hash uses a hash key`}},
 		{"load balancer not a string", "version: 1\ndefaults: {loadBalancer: {name: x}}\n",
 			[]string{"2:26: defaults.loadBalancer: expected a string, got a mapping"}},
 		{"version 2", "version: 2\n",
@@ -192,10 +194,10 @@ mesh:
   color: blue
 admin: {listen: nowhere}
 egress: {allow: ["http://x"]}
-defaults: {loadBalancer: ring_hash, timeout: soon}
+defaults: {loadBalancer: fastest, timeout: soon}
 services:
   UPPER: {timeout: -2s}
-  fine: {timeout: 2s, retries: {attempts: 2}}
+  fine: {timeout: 2s, inbound: {authorization: {}}}
   fine: {}
 security: {mtls: strict}
 `
@@ -208,10 +210,10 @@ security: {mtls: strict}
 		"6:17: admin.listen:",
 		"7:18: egress.allow[0]:",
 		"8:26: defaults.loadBalancer:",
-		"8:46: defaults.timeout:",
+		"8:44: defaults.timeout:",
 		"10:3: services.UPPER: \"UPPER\" is not a valid service name",
 		"10:20: services.UPPER.timeout: must be positive",
-		"11:23: services.fine.retries: not implemented yet",
+		"11:33: services.fine.inbound.authorization: not implemented yet",
 		"12:3: services: duplicate key \"fine\"",
 		"13:1: security: not implemented yet",
 	}

@@ -11,13 +11,13 @@ func ExampleParse() {
 services:
   payments:
     timeout: 2
-    retries: {attempts: 3}
+    inbound: {authorization: {mode: enforce}}
 `
 	_, err := policy.Parse("mesh.yaml", []byte(src))
 	fmt.Println(err)
 	// Output:
 	// mesh.yaml:4:14: services.payments.timeout: expected a duration like 2s or 500ms, got the number 2; add a unit, for example 2s
-	// mesh.yaml:5:5: services.payments.retries: not implemented yet in this version of Weft; remove this key (it belongs to the planned schema described in docs/POLICY.md)
+	// mesh.yaml:5:15: services.payments.inbound.authorization: not implemented yet in this version of Weft; remove this key (it belongs to the planned schema described in docs/POLICY.md)
 }
 
 func ExamplePolicy_Destination() {

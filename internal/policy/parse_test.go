@@ -39,7 +39,7 @@ func TestParseValid(t *testing.T) {
 	if want := []string{"api.example.com", "*.googleapis.com"}; !reflect.DeepEqual(p.Egress.Allow, want) {
 		t.Errorf("egress.allow = %q, want %q", p.Egress.Allow, want)
 	}
-	if want := (transport.DestinationConfig{LoadBalancer: "least_request", Timeout: 5 * time.Second}); p.Defaults != want {
+	if want := (transport.DestinationConfig{LoadBalancer: "least_request", Timeout: 5 * time.Second}); !reflect.DeepEqual(p.Defaults, want) {
 		t.Errorf("defaults = %+v, want %+v", p.Defaults, want)
 	}
 	wantServices := map[string]transport.DestinationConfig{
@@ -47,8 +47,12 @@ func TestParseValid(t *testing.T) {
 		"checkout": {Timeout: 1500 * time.Millisecond},
 		"catalog":  {},
 	}
-	if !reflect.DeepEqual(p.Services, wantServices) {
-		t.Errorf("services = %+v, want %+v", p.Services, wantServices)
+	got := make(map[string]transport.DestinationConfig)
+	for name, svc := range p.Services {
+		got[name] = svc.DestinationConfig
+	}
+	if !reflect.DeepEqual(got, wantServices) {
+		t.Errorf("services = %+v, want %+v", got, wantServices)
 	}
 	sum := sha256.Sum256(data)
 	if p.Source != "testdata/valid.yaml" || p.Hash != hex.EncodeToString(sum[:]) {
@@ -196,7 +200,7 @@ func TestDefault(t *testing.T) {
 	if p.Version != 1 || p.Mesh.Name != "weft" || p.Mesh.GossipKey != nil || p.Admin.Listen != "" || p.Source != "" || p.Hash != "" {
 		t.Errorf("Default() = %+v", p)
 	}
-	if want := (transport.DestinationConfig{LoadBalancer: "least_request", Timeout: 5 * time.Second}); p.Defaults != want {
+	if want := (transport.DestinationConfig{LoadBalancer: "least_request", Timeout: 5 * time.Second}); !reflect.DeepEqual(p.Defaults, want) {
 		t.Errorf("Default().Defaults = %+v", p.Defaults)
 	}
 	if Default() == p {

@@ -39,7 +39,7 @@ type Policy struct {
 	Defaults transport.DestinationConfig `yaml:"defaults"`
 	// Services configures calls to individual destination services, by
 	// service name; fields left empty take the value from Defaults.
-	Services map[string]transport.DestinationConfig `yaml:"services"`
+	Services map[string]transport.ServiceConfig `yaml:"services"`
 
 	// Source is the file the policy was read from; "" for [Default].
 	Source string `yaml:"-"`
@@ -98,7 +98,7 @@ func (p *Policy) Destination(service string) transport.DestinationConfig {
 	if p == nil {
 		return builtin
 	}
-	cfg := p.Services[service]
+	cfg := p.Services[service].DestinationConfig
 	fillDestination(&cfg, p.Defaults)
 	fillDestination(&cfg, builtin)
 	return cfg

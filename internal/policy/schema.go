@@ -16,18 +16,10 @@ import (
 // one means adding its field to the Config struct it belongs in and
 // removing its line here.
 var plannedKeys = map[string]bool{
-	"security":                    true,
-	"telemetry":                   true,
-	"mesh.trustDomain":            true,
-	"defaults.retries":            true,
-	"defaults.circuitBreaker":     true,
-	"defaults.outlierDetection":   true,
-	"services.*.retries":          true,
-	"services.*.circuitBreaker":   true,
-	"services.*.outlierDetection": true,
-	"services.*.subsets":          true,
-	"services.*.routes":           true,
-	"services.*.inbound":          true,
+	"security":                         true,
+	"telemetry":                        true,
+	"mesh.trustDomain":                 true,
+	"services.*.inbound.authorization": true,
 }
 
 // valueHooks decode the value at a schema pattern themselves, instead of the
@@ -39,29 +31,17 @@ var valueHooks = map[string]func(d *decoder, n *yaml.Node, v reflect.Value) stri
 // valueChecks validate a decoded value at a schema pattern. They return ""
 // or what is wrong with the value and what to write instead.
 var valueChecks = map[string]func(v reflect.Value) string{
-	"version":                 checkInt(checkVersion),
-	"mesh.name":               checkString(checkMeshName),
-	"admin.listen":            checkString(checkListen),
-	"egress.allow[]":          checkString(checkEgressHost),
-	"defaults.loadBalancer":   checkString(checkLoadBalancer),
-	"defaults.timeout":        checkDuration(checkTimeout),
-	"services.*.loadBalancer": checkString(checkLoadBalancer),
-	"services.*.timeout":      checkDuration(checkTimeout),
+	"version":            checkInt(checkVersion),
+	"mesh.name":          checkString(checkMeshName),
+	"admin.listen":       checkString(checkListen),
+	"egress.allow[]":     checkString(checkEgressHost),
+	"defaults.timeout":   checkDuration(checkTimeout),
+	"services.*.timeout": checkDuration(checkTimeout),
 }
 
 // keyChecks validate the keys of a map at a schema pattern.
 var keyChecks = map[string]func(key string) string{
 	"services": checkServiceName,
-}
-
-// loadBalancers are the load balancer names of the schema, mapped to
-// whether this version implements them.
-var loadBalancers = map[string]bool{
-	"round_robin":   true,
-	"least_request": true,
-	"peak_ewma":     false,
-	"ring_hash":     false,
-	"random":        false,
 }
 
 func checkString(f func(string) string) func(reflect.Value) string {
@@ -79,17 +59,6 @@ func checkDuration(f func(time.Duration) string) func(reflect.Value) string {
 func checkVersion(v int64) string {
 	if v != Version {
 		return fmt.Sprintf("unsupported policy version %d; this version of Weft reads version %d, so write `version: %d`", v, Version, Version)
-	}
-	return ""
-}
-
-func checkLoadBalancer(s string) string {
-	implemented, known := loadBalancers[s]
-	switch {
-	case !known:
-		return fmt.Sprintf("%q is not a load balancer; use round_robin or least_request", truncate(s))
-	case !implemented:
-		return fmt.Sprintf("%q is not implemented yet in this version of Weft; use round_robin or least_request", s)
 	}
 	return ""
 }

@@ -3,6 +3,7 @@ package leastrequest_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/leastrequest"
@@ -10,7 +11,7 @@ import (
 
 func BenchmarkPick(b *testing.B) {
 	for _, n := range []int{3, 100} {
-		for _, state := range []string{"healthy", "half-down"} {
+		for _, state := range []string{"healthy", "half-down", "ramping"} {
 			eps := endpoints(n)
 			for i, e := range eps {
 				for range i % 5 {
@@ -22,7 +23,12 @@ func BenchmarkPick(b *testing.B) {
 					markDown(eps[i])
 				}
 			}
-			p := leastrequest.New().Build(eps)
+			if state == "ramping" {
+				for _, e := range eps {
+					e.ReadySince = time.Now()
+				}
+			}
+			p := leastrequest.New(resilience.BuildOptions{SlowStart: time.Hour}).Build(eps)
 			b.Run(fmt.Sprintf("n=%d/%s/serial", n, state), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {

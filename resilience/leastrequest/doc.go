@@ -3,11 +3,12 @@
 // random ("power of two choices").
 //
 // Load is the number of requests in flight ([resilience.Endpoint.InFlight])
-// divided by [resilience.Endpoint.Weight]. Comparing two random endpoints
-// instead of scanning for the global minimum keeps a pick constant-time and
-// stops every client from piling onto the same momentarily idle endpoint,
-// while still steering traffic away from slow or overloaded instances far
-// better than round robin.
+// divided by [resilience.Endpoint.Weight], scaled down while the endpoint
+// ramps up under [resilience.BuildOptions] SlowStart. Comparing two random
+// endpoints instead of scanning for the global minimum keeps a pick
+// constant-time and stops every client from piling onto the same
+// momentarily idle endpoint, while still steering traffic away from slow or
+// overloaded instances far better than round robin.
 //
 // Endpoints marked down with [resilience.Endpoint.MarkDown] lose to
 // available ones, and [resilience.PickInfo] Avoid loses to any other

@@ -3,6 +3,7 @@ package roundrobin_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/roundrobin"
@@ -10,14 +11,22 @@ import (
 
 func BenchmarkPick(b *testing.B) {
 	for _, n := range []int{3, 100} {
-		for _, state := range []string{"healthy", "half-down"} {
+		for _, state := range []string{"healthy", "half-down", "weighted", "weighted-half-down", "ramping"} {
 			eps := endpoints(n)
-			if state == "half-down" {
-				for i := 0; i < n; i += 2 {
-					markDown(eps[i])
+			for i, e := range eps {
+				switch state {
+				case "half-down", "weighted-half-down":
+					if i%2 == 0 {
+						markDown(e)
+					}
+				case "ramping":
+					e.ReadySince = time.Now()
+				}
+				if state == "weighted" || state == "weighted-half-down" {
+					e.Weight = uint32(1 + i%4)
 				}
 			}
-			p := roundrobin.New().Build(eps)
+			p := roundrobin.New(resilience.BuildOptions{SlowStart: time.Hour}).Build(eps)
 			b.Run(fmt.Sprintf("n=%d/%s/serial", n, state), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {

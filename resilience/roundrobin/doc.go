@@ -11,7 +11,13 @@
 // Local health marks never fail a request on their own: when no endpoint is
 // usable, a picker still returns one.
 //
-// Round robin ignores [resilience.Endpoint.Weight] and the number of
-// requests in flight; use package leastrequest when endpoints differ in
-// capacity or latency.
+// When weights ([resilience.Endpoint.Weight]) differ, the rotation is
+// smooth weighted round robin: over each cycle every endpoint gets exactly
+// its weight in turns, interleaved (weights 3 and 1 rotate A A B A). When
+// all weights are equal it is the plain rotation above. With
+// [resilience.BuildOptions] SlowStart, endpoints ramping up after their
+// ReadySince get a growing share of turns.
+//
+// Round robin ignores the number of requests in flight; use package
+// leastrequest or peakewma when endpoints differ in latency.
 package roundrobin

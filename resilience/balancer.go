@@ -1,0 +1,176 @@
+package resilience
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// BalancerConfig is the `loadBalancer` family of keys of a destination: the
+// balancer's name and the options that refine it. Its fields are meant to
+// sit inline among a destination's keys (`yaml:",inline"`).
+//
+// The zero value is the default: least_request, no slow start, no zone
+// preference.
+type BalancerConfig struct {
+	// Name selects the balancer: round_robin, least_request, peak_ewma,
+	// ring_hash or random. If empty, least_request.
+	Name string `yaml:"loadBalancer"`
+	// HashKey says which part of a request ring_hash hashes. It must be
+	// set with ring_hash and only with it.
+	HashKey HashKey `yaml:"hashKey"`
+	// SlowStart ramps up the traffic of newly ready endpoints. If zero,
+	// off.
+	SlowStart SlowStart `yaml:"slowStart"`
+	// ZoneAware keeps traffic in the caller's zone while that zone is
+	// healthy enough. If zero, off.
+	ZoneAware ZoneAware `yaml:"zoneAware"`
+}
+
+// HashKey names the request header or cookie whose value ring_hash hashes,
+// so that requests with equal values go to the same endpoint. Exactly one
+// of Header and Cookie is set; a request that lacks it is balanced at
+// random.
+type HashKey struct {
+	// Header is the name of a request header, such as x-user-id.
+	Header string `yaml:"header"`
+	// Cookie is the name of a request cookie, such as session.
+	Cookie string `yaml:"cookie"`
+}
+
+// SlowStart configures the ramp-up of new endpoints; see [BuildOptions]
+// SlowStart.
+type SlowStart struct {
+	// Window is how long a newly ready endpoint's weight takes to ramp from
+	// 10% to 100%. If zero, slow start is off. At most [MaxSlowStart].
+	Window time.Duration `yaml:"window"`
+}
+
+// ZoneAware configures the preference for endpoints in the caller's zone.
+type ZoneAware struct {
+	// Enabled turns the preference on. If false, endpoints are balanced
+	// regardless of zone.
+	Enabled bool `yaml:"enabled"`
+	// MinHealthy is the fraction, between 0 and 1, of the local zone's
+	// endpoints that must be usable (not marked down) for traffic to stay
+	// in the zone; below it, traffic spreads over every zone. If zero,
+	// [DefaultMinHealthy].
+	MinHealthy float64 `yaml:"minHealthy"`
+}
+
+// DefaultMinHealthy is the [ZoneAware] MinHealthy used when it is zero:
+// traffic leaves the local zone once half of its endpoints are down, before
+// the survivors are overloaded by the whole zone's share.
+const DefaultMinHealthy = 0.5
+
+// MaxSlowStart bounds [SlowStart] Window: an endpoint that needs longer
+// than this to warm up is better kept out of the catalog until ready.
+const MaxSlowStart = time.Hour
+
+// balancerNames lists the balancers a [BalancerConfig] may name; each is
+// the Name constant of the subpackage of the same name without the
+// underscore.
+var balancerNames = []string{"round_robin", "least_request", "peak_ewma", "ring_hash", "random"}
+
+// FieldError is one problem found by [BalancerConfig.Validate]. Key is the
+// dotted path of the key as written in the policy, relative to the
+// destination (`loadBalancer`, `slowStart.window`); Msg says what is wrong
+// and what to write instead.
+type FieldError struct {
+	Key string
+	Msg string
+}
+
+// Error returns "resilience: Key: Msg".
+func (e FieldError) Error() string { return "resilience: " + e.Key + ": " + e.Msg }
+
+// FieldErrors lists every problem found by [BalancerConfig.Validate], in
+// the order of the struct's fields. Validate returns either nil or a
+// non-empty FieldErrors; retrieve it with errors.As.
+type FieldErrors []FieldError
+
+// Error returns the problems, one per line.
+func (es FieldErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns the problems as a list, for errors.Is and errors.As.
+func (es FieldErrors) Unwrap() []error {
+	errs := make([]error, len(es))
+	for i, e := range es {
+		errs[i] = e
+	}
+	return errs
+}
+
+func (es *FieldErrors) add(key, format string, args ...any) {
+	*es = append(*es, FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks every field of c, zero fields standing for their
+// defaults, and returns nil or a [FieldErrors] with one entry per problem.
+func (c BalancerConfig) Validate() error {
+	var es FieldErrors
+	if c.Name != "" && !slices.Contains(balancerNames, c.Name) {
+		es.add("loadBalancer", "unknown balancer %q; use one of %s", c.Name, strings.Join(balancerNames, ", "))
+	}
+
+	h := c.HashKey
+	switch {
+	case c.Name != "ring_hash" && (h.Header != "" || h.Cookie != ""):
+		es.add("hashKey", "only ring_hash uses a hash key; remove it or set loadBalancer: ring_hash")
+	case c.Name == "ring_hash" && h.Header == "" && h.Cookie == "":
+		es.add("hashKey", "ring_hash needs a key; set hashKey.header or hashKey.cookie")
+	case h.Header != "" && h.Cookie != "":
+		es.add("hashKey", "set hashKey.header or hashKey.cookie, not both")
+	}
+	if h.Header != "" && !isToken(h.Header) {
+		es.add("hashKey.header", "%q is not a valid header name", h.Header)
+	}
+	if h.Cookie != "" && !isToken(h.Cookie) {
+		es.add("hashKey.cookie", "%q is not a valid cookie name", h.Cookie)
+	}
+
+	if w := c.SlowStart.Window; w < 0 || w > MaxSlowStart {
+		es.add("slowStart.window", "must be between 0s and %v, got %v", MaxSlowStart, w)
+	}
+
+	if m := c.ZoneAware.MinHealthy; math.IsNaN(m) || m < 0 || m > 1 {
+		es.add("zoneAware.minHealthy", "must be between 0 and 1, got %v", m)
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	return es
+}
+
+// isToken reports whether s is an RFC 9110 token, the syntax of header and
+// cookie names.
+func isToken(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c < 0x80 && c > ' ' && c != 0x7f && !isSeparator(c):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isSeparator reports whether c is one of the delimiters RFC 9110 excludes
+// from tokens.
+func isSeparator(c byte) bool {
+	switch c {
+	case '(', ')', ',', '/', ':', ';', '<', '=', '>', '?', '@', '[', '\\', ']', '{', '}', '"':
+		return true
+	}
+	return false
+}

@@ -1,0 +1,118 @@
+package breaker
+
+import (
+	"errors"
+	"math"
+	"time"
+)
+
+// Config tunes the breakers of one destination service. It is the
+// circuitBreaker mapping of the policy file, decoded directly into this
+// struct. The zero Config is usable: every zero field takes the default
+// given in its comment, the same values [DefaultConfig] returns.
+type Config struct {
+	// ConsecutiveFailures is the number of failures in a row that opens a
+	// closed breaker. If zero, 5.
+	ConsecutiveFailures uint32 `yaml:"consecutiveFailures"`
+
+	// FailureRatio also opens a closed breaker when failed requests make up
+	// more than this share (0 to 1, exclusive) of the requests that finished
+	// in the rolling Window, provided at least MinRequests finished there.
+	// If zero, only ConsecutiveFailures opens a breaker.
+	FailureRatio float64 `yaml:"failureRatio"`
+
+	// MinRequests is the number of finished requests the Window must hold
+	// before FailureRatio is applied, so that a handful of requests cannot
+	// trip it. If zero, 20.
+	MinRequests uint32 `yaml:"minRequests"`
+
+	// Window is the span of the rolling window that FailureRatio and
+	// MinRequests count over; it advances in steps of a tenth of its span.
+	// A breaker also forgets failures in a row that fall out of the window.
+	// If zero, 10s.
+	Window time.Duration `yaml:"window"`
+
+	// OpenFor is how long a breaker stays open, failing requests to its
+	// endpoint fast, before it turns half-open. If zero, 30s.
+	OpenFor time.Duration `yaml:"openFor"`
+
+	// HalfOpenRequests is the number of trial requests a half-open breaker
+	// lets through; the breaker closes when that many succeed in a row and
+	// opens again on the first failure. If zero, 1.
+	HalfOpenRequests uint32 `yaml:"halfOpenRequests"`
+}
+
+// The defaults. They follow Envoy's and gobreaker's orders of magnitude: a
+// handful of failures in a row is a clear signal on its own, a ratio needs
+// a sample of a few dozen requests, and a 30s open period gives a crashed
+// instance time to restart or leave the catalog.
+const (
+	defaultConsecutiveFailures = 5
+	defaultMinRequests         = 20
+	defaultWindow              = 10 * time.Second
+	defaultOpenFor             = 30 * time.Second
+	defaultHalfOpenRequests    = 1
+)
+
+// windowBuckets is the number of steps the rolling window advances in.
+const windowBuckets = 10
+
+// DefaultConfig returns the configuration a zero [Config] stands for, with
+// every field spelled out.
+func DefaultConfig() Config {
+	return Config{}.withDefaults()
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.ConsecutiveFailures == 0 {
+		c.ConsecutiveFailures = defaultConsecutiveFailures
+	}
+	if c.MinRequests == 0 {
+		c.MinRequests = defaultMinRequests
+	}
+	if c.Window == 0 {
+		c.Window = defaultWindow
+	}
+	if c.OpenFor == 0 {
+		c.OpenFor = defaultOpenFor
+	}
+	if c.HalfOpenRequests == 0 {
+		c.HalfOpenRequests = defaultHalfOpenRequests
+	}
+	return c
+}
+
+// FieldError is one problem with one key of a [Config].
+type FieldError struct {
+	// Key is the dotted policy key, starting at "circuitBreaker", for
+	// example "circuitBreaker.openFor". The policy reader prefixes it with
+	// the place of the mapping in the file.
+	Key string
+	// Msg says what is wrong and what is allowed.
+	Msg string
+}
+
+// Error returns "Key: Msg".
+func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
+
+// Validate reports every problem with c. It returns nil for a valid Config,
+// or an error joining one *[FieldError] per problem, made with
+// [errors.Join]: its Unwrap() []error method lists them. Zero fields are
+// valid (they take their defaults).
+func (c Config) Validate() error {
+	var errs []error
+	add := func(key, msg string) {
+		errs = append(errs, &FieldError{Key: "circuitBreaker." + key, Msg: msg})
+	}
+	if math.IsNaN(c.FailureRatio) || c.FailureRatio < 0 || c.FailureRatio >= 1 {
+		add("failureRatio", "must be at least 0 and less than 1 (0 turns the ratio off)")
+	}
+	if c.Window < 0 {
+		add("window", "must not be negative")
+	}
+	if c.OpenFor < 0 {
+		add("openFor", "must not be negative")
+	}
+	return errors.Join(errs...)
+}

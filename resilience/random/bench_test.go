@@ -1,0 +1,51 @@
+package random_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/weftmesh/weft/resilience"
+	"github.com/weftmesh/weft/resilience/random"
+)
+
+func BenchmarkPick(b *testing.B) {
+	for _, n := range []int{3, 100} {
+		for _, state := range []string{"equal", "weighted", "half-down", "ramping"} {
+			eps := endpoints(n)
+			opts := resilience.BuildOptions{SlowStart: time.Hour}
+			for i, e := range eps {
+				switch state {
+				case "weighted":
+					e.Weight = uint32(1 + i%4)
+				case "half-down":
+					if i%2 == 0 {
+						markDown(e)
+					}
+				case "ramping":
+					e.ReadySince = time.Now()
+				}
+			}
+			p := random.New(opts).Build(eps)
+			b.Run(fmt.Sprintf("n=%d/%s/serial", n, state), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := p.Pick(resilience.PickInfo{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("n=%d/%s/parallel", n, state), func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := p.Pick(resilience.PickInfo{}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
