@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/resilience/limit"
 )
 
 // adminServer is the node's admin endpoint: health for orchestrators and
@@ -115,6 +116,11 @@ type PolicyStatus struct {
 type InboundStatus struct {
 	InFlight int64  `json:"inFlight"`
 	Served   uint64 `json:"served"`
+	// Rejected counts requests refused by the inbound limits, by the
+	// limit that fired (caller_rate, total_rate, concurrency, adaptive).
+	Rejected map[string]uint64 `json:"rejected,omitempty"`
+	// AdaptiveLimit is the learned concurrency limit, 0 when off.
+	AdaptiveLimit int64 `json:"adaptiveLimit,omitempty"`
 }
 
 // AdminAddr returns the host:port the admin endpoint listens on, or "" when
@@ -145,6 +151,15 @@ func (n *Node) Status() Status {
 			s.Catalog[svc] = append(s.Catalog[svc], instanceStatus(in))
 		}
 		s.Endpoints[svc] = n.router.Endpoints(svc)
+	}
+	if ls, ok := n.inbound.LimitStats(); ok {
+		s.Inbound.Rejected = make(map[string]uint64)
+		for reason, count := range ls.Rejected {
+			if count > 0 {
+				s.Inbound.Rejected[limit.Reason(reason).String()] = count
+			}
+		}
+		s.Inbound.AdaptiveLimit = ls.AdaptiveLimit
 	}
 	p := n.policy.Load()
 	s.Policy = PolicyStatus{Source: p.Source, SHA256: p.Hash}

@@ -22,7 +22,7 @@ services:
 `)
 	release := make(chan struct{})
 	entered := make(chan struct{}, 10)
-	m.Serve(mesh.Config{Service: "api"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api := m.Serve(mesh.Config{Service: "api"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hold" {
 			entered <- struct{}{}
 			<-release
@@ -68,5 +68,9 @@ services:
 	close(release)
 	if c := <-done; c != 200 {
 		t.Errorf("held request answered %d", c)
+	}
+	rejected := api.Status().Inbound.Rejected
+	if rejected["caller_rate"] != 1 || rejected["concurrency"] != 1 {
+		t.Errorf("rejections counted %v, want one caller_rate and one concurrency", rejected)
 	}
 }

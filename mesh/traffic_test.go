@@ -262,3 +262,39 @@ defaults: {timeout: 800ms, retries: {attempts: 3, on: [5xx], backoff: {base: 1ms
 		}
 	}
 }
+
+func TestCanaryShiftByPolicyEdit(t *testing.T) {
+	const policyFmt = `version: 1
+mesh: {name: test}
+services:
+  echo:
+    subsets: {v1: {version: v1}, v2: {version: v2}}
+    routes: [{name: default, to: {v1: %d, v2: %d}}]
+`
+	path := writePolicy(t, fmt.Sprintf(policyFmt, 100, 0))
+	m := meshtest.New(t)
+	m.PolicyFile = path
+	var c counter
+	m.Serve(mesh.Config{Service: "echo", Version: "v1"}, named(&c, "v1"))
+	m.Serve(mesh.Config{Service: "echo", Version: "v2"}, named(&c, "v2"))
+	client := m.Start(mesh.Config{Service: "client"})
+	meshtest.WaitEndpoints(t, client, "echo", 2)
+	hc := client.NewClient("echo")
+	for range 100 {
+		if body, err := get(hc, "http://echo/"); err != nil || body != "v1" {
+			t.Fatalf("before the shift: %q, %v", body, err)
+		}
+	}
+	replacePolicy(t, path, fmt.Sprintf(policyFmt, 0, 100))
+	start := time.Now()
+	meshtest.WaitFor(t, time.Second, "traffic shifted to v2", func() bool {
+		body, err := get(hc, "http://echo/")
+		return err == nil && body == "v2"
+	})
+	t.Logf("canary shift applied after %v", time.Since(start).Round(time.Millisecond))
+	for range 100 {
+		if body, err := get(hc, "http://echo/"); err != nil || body != "v2" {
+			t.Fatalf("after the shift: %q, %v", body, err)
+		}
+	}
+}

@@ -10,10 +10,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/transport"
 )
 
@@ -239,5 +241,34 @@ func TestUnknownLoadBalancerRejected(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "fastest") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLargeBodiesAreNotReplayed(t *testing.T) {
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		io.Copy(io.Discard, r.Body)
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	r, _ := newRouter(t, transport.DestinationConfig{Retries: &retry.Config{Attempts: 3, On: []string{"5xx"}, Backoff: retry.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond}}},
+		instance("a", srv.Listener.Addr().String(), discovery.StateReady))
+	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	for _, tc := range []struct {
+		size  int
+		tries int64
+	}{{1 << 10, 3}, {100 << 10, 1}} {
+		seen.Store(0)
+		// A streamed body (no GetBody): Weft buffers up to 64 KiB itself.
+		req, _ := http.NewRequest("PUT", "http://echo/blob", io.NopCloser(strings.NewReader(strings.Repeat("x", tc.size))))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := seen.Load(); got != tc.tries {
+			t.Errorf("a %d-byte PUT was sent %d times, want %d", tc.size, got, tc.tries)
+		}
 	}
 }

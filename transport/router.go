@@ -83,6 +83,7 @@ type Router struct {
 	states    map[string]*serviceState             // kept while a service's config is unchanged
 	endpoints map[endpointKey]*resilience.Endpoint // reused across rebuilds
 	labels    map[*resilience.Endpoint]map[string]string
+	seen      map[string]bool // services that had ready endpoints in an earlier view
 
 	mirrors     sync.WaitGroup // mirrored requests in flight
 	mirrorSlots chan struct{}  // bounds them
@@ -186,6 +187,7 @@ func NewRouter(cfg RouterConfig) *Router {
 	}
 	r.endpoints = make(map[endpointKey]*resilience.Endpoint)
 	r.labels = make(map[*resilience.Endpoint]map[string]string)
+	r.seen = make(map[string]bool)
 	r.states = make(map[string]*serviceState)
 	r.mirrorSlots = make(chan struct{}, maxMirrors)
 	r.routing = Routing{Default: DestinationConfig{LoadBalancer: leastrequest.Name, Timeout: 5 * time.Second}}
@@ -370,12 +372,21 @@ func (r *Router) readyEndpointsLocked(d *destination, live map[endpointKey]bool)
 			if ep != nil {
 				delete(r.labels, ep)
 			}
-			ep = &resilience.Endpoint{Addr: e.Addr, Node: in.Node, Zone: in.Zone, Version: in.Version, Weight: in.Weight, ReadySince: time.Now()}
+			ep = &resilience.Endpoint{Addr: e.Addr, Node: in.Node, Zone: in.Zone, Version: in.Version, Weight: in.Weight}
+			if r.seen[d.service] {
+				// New to a service this client already calls: slow start
+				// ramps it up. The endpoints found when the client first
+				// learns of a service are not new; they take full weight.
+				ep.ReadySince = time.Now()
+			}
 			r.endpoints[k] = ep
 			r.labels[ep] = in.Labels
 		}
 		live[k] = true
 		eps = append(eps, ep)
+	}
+	if len(eps) > 0 {
+		r.seen[d.service] = true
 	}
 	return eps
 }
