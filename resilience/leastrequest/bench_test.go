@@ -1,6 +1,8 @@
 package leastrequest_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"fmt"
 	"testing"
 	"time"
@@ -12,7 +14,7 @@ import (
 func BenchmarkPick(b *testing.B) {
 	for _, n := range []int{3, 100} {
 		for _, state := range []string{"healthy", "half-down", "ramping"} {
-			eps := endpoints(n)
+			eps := pickertest.Endpoints(n)
 			for i, e := range eps {
 				for range i % 5 {
 					e.Begin()
@@ -20,7 +22,7 @@ func BenchmarkPick(b *testing.B) {
 			}
 			if state == "half-down" {
 				for i := 0; i < n; i += 2 {
-					markDown(eps[i])
+					pickertest.MarkDown(eps[i])
 				}
 			}
 			if state == "ramping" {

@@ -1,6 +1,8 @@
 package leastrequest_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"testing"
 	"time"
 
@@ -34,12 +36,12 @@ func FuzzPick(f *testing.F) {
 			}
 			eps[i] = &resilience.Endpoint{Addr: "127.0.0.1:1", Weight: uint32(b >> 6)}
 			if b&1 != 0 {
-				markDown(eps[i])
+				pickertest.MarkDown(eps[i])
 			}
 			if b&2 != 0 && info.Avoid == nil {
 				info.Avoid = eps[i]
 			}
-			setInFlight(t, eps[i], int(b>>3&7))
+			pickertest.SetInFlight(t, eps[i], int(b>>3&7))
 		}
 
 		p := leastrequest.New().Build(eps)
@@ -78,7 +80,7 @@ func FuzzPick(f *testing.F) {
 		}
 
 		for range 8 {
-			e := mustPick(t, p, eps, info)
+			e := pickertest.MustPick(t, p, eps, info)
 			if len(eps) == 1 {
 				continue
 			}

@@ -1,6 +1,8 @@
 package leastrequest_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"errors"
 	"math"
 	"sync"
@@ -27,24 +29,24 @@ func TestPickEmpty(t *testing.T) {
 }
 
 func TestPickSingle(t *testing.T) {
-	eps := endpoints(1)
-	markDown(eps[0])
-	setInFlight(t, eps[0], 3)
+	eps := pickertest.Endpoints(1)
+	pickertest.MarkDown(eps[0])
+	pickertest.SetInFlight(t, eps[0], 3)
 	p := leastrequest.New().Build(eps)
-	if e := mustPick(t, p, eps, resilience.PickInfo{Avoid: eps[0]}); e != eps[0] {
+	if e := pickertest.MustPick(t, p, eps, resilience.PickInfo{Avoid: eps[0]}); e != eps[0] {
 		t.Fatalf("Pick = %v, want the only endpoint", e)
 	}
 }
 
 func TestPickEqualLoadIsEven(t *testing.T) {
 	for _, n := range []int{2, 4, 10} {
-		eps := endpoints(n)
+		eps := pickertest.Endpoints(n)
 		for _, e := range eps {
-			setInFlight(t, e, 2)
+			pickertest.SetInFlight(t, e, 2)
 		}
 		p := leastrequest.New().Build(eps)
 		const picks = 40000
-		c := counts(t, p, eps, resilience.PickInfo{}, picks)
+		c := pickertest.Counts(t, p, eps, resilience.PickInfo{}, picks)
 		// Each count is binomial with mean picks/n; 6% of the mean is more
 		// than six standard deviations for these sizes.
 		mean := float64(picks) / float64(n)
@@ -57,17 +59,17 @@ func TestPickEqualLoadIsEven(t *testing.T) {
 }
 
 func TestPickPrefersLessLoaded(t *testing.T) {
-	eps := endpoints(4)
+	eps := pickertest.Endpoints(4)
 	for i, e := range eps {
-		setInFlight(t, e, 10*i)
+		pickertest.SetInFlight(t, e, 10*i)
 	}
 	p := leastrequest.New().Build(eps)
-	c := counts(t, p, eps, resilience.PickInfo{}, 30000)
+	c := pickertest.Counts(t, p, eps, resilience.PickInfo{}, 30000)
 	// An endpoint wins exactly when it is drawn with a busier one: of the
 	// six pairs, the idlest is in 3, the next in 2, the next in 1.
 	want := []float64{3.0 / 6, 2.0 / 6, 1.0 / 6, 0}
 	for i := range eps {
-		if got := share(c, i); math.Abs(got-want[i]) > 0.02 {
+		if got := pickertest.Share(c, i); math.Abs(got-want[i]) > 0.02 {
 			t.Errorf("endpoint with %d in flight got share %.3f, want %.3f: %v", eps[i].InFlight(), got, want[i], c)
 		}
 	}
@@ -77,7 +79,7 @@ func TestPickPrefersLessLoaded(t *testing.T) {
 
 	// With two endpoints both are always drawn, so the idler always wins.
 	two := eps[1:3]
-	c = counts(t, leastrequest.New().Build(two), two, resilience.PickInfo{}, 1000)
+	c = pickertest.Counts(t, leastrequest.New().Build(two), two, resilience.PickInfo{}, 1000)
 	if c[0] != 1000 {
 		t.Errorf("two endpoints with 10 and 20 in flight: counts %v, want all on the first", c)
 	}
@@ -97,12 +99,12 @@ func TestPickWeighted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eps := endpoints(2)
+			eps := pickertest.Endpoints(2)
 			for i, e := range eps {
 				e.Weight = tt.weight[i]
-				setInFlight(t, e, tt.inFlight[i])
+				pickertest.SetInFlight(t, e, tt.inFlight[i])
 			}
-			c := counts(t, leastrequest.New().Build(eps), eps, resilience.PickInfo{}, 2000)
+			c := pickertest.Counts(t, leastrequest.New().Build(eps), eps, resilience.PickInfo{}, 2000)
 			if (c[0] > 0) != tt.wantA || (c[1] > 0) != tt.wantB {
 				t.Errorf("counts %v, want A picked %v and B picked %v", c, tt.wantA, tt.wantB)
 			}
@@ -114,7 +116,7 @@ func TestPickWeightedSteadyState(t *testing.T) {
 	// A closed loop: one request starts per tick and each lasts the same
 	// number of ticks. Traffic then settles where in-flight/weight is
 	// level, so an endpoint of weight 3 serves about three times as much.
-	eps := endpoints(2)
+	eps := pickertest.Endpoints(2)
 	eps[0].Weight = 3
 	eps[1].Weight = 1
 	p := leastrequest.New().Build(eps)
@@ -126,11 +128,11 @@ func TestPickWeightedSteadyState(t *testing.T) {
 			running[0].End()
 			running = running[1:]
 		}
-		e := mustPick(t, p, eps, resilience.PickInfo{})
+		e := pickertest.MustPick(t, p, eps, resilience.PickInfo{})
 		e.Begin()
 		running = append(running, e)
 		if tick >= duration {
-			c[indexOf(eps, e)]++
+			c[pickertest.IndexOf(eps, e)]++
 		}
 	}
 	for _, e := range running {
@@ -144,11 +146,11 @@ func TestPickWeightedSteadyState(t *testing.T) {
 func TestPickNegativeInFlight(t *testing.T) {
 	// An End without a Begin must not make an endpoint look idler than
 	// idle.
-	eps := endpoints(2)
+	eps := pickertest.Endpoints(2)
 	eps[0].End()
 	eps[0].End()
 	t.Cleanup(func() { eps[0].Begin(); eps[0].Begin() })
-	c := counts(t, leastrequest.New().Build(eps), eps, resilience.PickInfo{}, 1000)
+	c := pickertest.Counts(t, leastrequest.New().Build(eps), eps, resilience.PickInfo{}, 1000)
 	if c[0] == 0 || c[1] == 0 {
 		t.Errorf("in flight -2 vs 0: counts %v, want both picked", c)
 	}
@@ -174,19 +176,19 @@ func TestPickSkipsUnusable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eps := endpoints(4)
+			eps := pickertest.Endpoints(4)
 			for _, i := range tt.down {
-				markDown(eps[i])
+				pickertest.MarkDown(eps[i])
 			}
 			for i, n := range tt.inFlight {
-				setInFlight(t, eps[i], n)
+				pickertest.SetInFlight(t, eps[i], n)
 			}
 			var info resilience.PickInfo
 			if tt.avoid >= 0 {
 				info.Avoid = eps[tt.avoid]
 			}
 			const picks = 3000
-			c := counts(t, leastrequest.New().Build(eps), eps, info, picks)
+			c := pickertest.Counts(t, leastrequest.New().Build(eps), eps, info, picks)
 			allowed := make([]bool, len(eps))
 			for _, i := range tt.allowed {
 				allowed[i] = true
@@ -204,14 +206,14 @@ func TestPickSkipsUnusable(t *testing.T) {
 }
 
 func TestPickFindsLastUsable(t *testing.T) {
-	eps := endpoints(100)
+	eps := pickertest.Endpoints(100)
 	for _, e := range eps {
-		markDown(e)
+		pickertest.MarkDown(e)
 	}
 	eps[57].MarkUp()
 	p := leastrequest.New().Build(eps)
 	for range 1000 {
-		if e := mustPick(t, p, eps, resilience.PickInfo{}); e != eps[57] {
+		if e := pickertest.MustPick(t, p, eps, resilience.PickInfo{}); e != eps[57] {
 			t.Fatalf("Pick = %s, want the only available endpoint %s", e.Addr, eps[57].Addr)
 		}
 	}
@@ -219,7 +221,7 @@ func TestPickFindsLastUsable(t *testing.T) {
 
 func TestPickConcurrent(t *testing.T) {
 	const goroutines, perGoroutine = 8, 3000
-	eps := endpoints(6)
+	eps := pickertest.Endpoints(6)
 	p := leastrequest.New().Build(eps)
 	stop := make(chan struct{})
 	var flipper, wg sync.WaitGroup
@@ -234,7 +236,7 @@ func TestPickConcurrent(t *testing.T) {
 			if i%3 == 0 {
 				e.MarkUp()
 			} else {
-				markDown(e)
+				pickertest.MarkDown(e)
 			}
 		}
 	})
@@ -244,7 +246,7 @@ func TestPickConcurrent(t *testing.T) {
 			for i := range perGoroutine {
 				info := resilience.PickInfo{Avoid: eps[(g+i)%len(eps)]}
 				e, err := p.Pick(info)
-				if err != nil || indexOf(eps, e) < 0 {
+				if err != nil || pickertest.IndexOf(eps, e) < 0 {
 					t.Errorf("Pick = %v, %v", e, err)
 					break
 				}
@@ -274,9 +276,9 @@ func TestPickConcurrent(t *testing.T) {
 
 func TestPickDoesNotAllocate(t *testing.T) {
 	for _, n := range []int{3, 100} {
-		eps := endpoints(n)
+		eps := pickertest.Endpoints(n)
 		for i, e := range eps {
-			setInFlight(t, e, i%5)
+			pickertest.SetInFlight(t, e, i%5)
 			e.Weight = uint32(i % 3)
 		}
 		p := leastrequest.New().Build(eps)
@@ -289,12 +291,12 @@ func TestPickDoesNotAllocate(t *testing.T) {
 			{"avoid", func() {}, resilience.PickInfo{Avoid: eps[1]}},
 			{"half down", func() {
 				for i := 0; i < n; i += 2 {
-					markDown(eps[i])
+					pickertest.MarkDown(eps[i])
 				}
 			}, resilience.PickInfo{}},
 			{"all down", func() {
 				for _, e := range eps {
-					markDown(e)
+					pickertest.MarkDown(e)
 				}
 			}, resilience.PickInfo{Avoid: eps[0]}},
 		}

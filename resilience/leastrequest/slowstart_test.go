@@ -1,7 +1,8 @@
 package leastrequest_test
 
 import (
-	"sync/atomic"
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"testing"
 	"time"
 
@@ -9,32 +10,26 @@ import (
 	"github.com/weftmesh/weft/resilience/leastrequest"
 )
 
-// fakeClock is a clock that moves only when told to.
-type fakeClock struct{ now atomic.Int64 }
-
-func (c *fakeClock) Now() time.Time { return time.Unix(0, c.now.Load()) }
-
 func TestPickSlowStart(t *testing.T) {
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := &fakeClock{}
-	clock.now.Store(start.UnixNano())
-	eps := endpoints(2)
+	clock := pickertest.NewClock(start)
+	eps := pickertest.Endpoints(2)
 	eps[0].ReadySince = start.Add(-time.Hour)
 	eps[1].ReadySince = start
-	setInFlight(t, eps[0], 3) // load 4 against the new one's 1
+	pickertest.SetInFlight(t, eps[0], 3) // load 4 against the new one's 1
 	p := leastrequest.New(resilience.BuildOptions{SlowStart: 10 * time.Second, Now: clock.Now}).Build(eps)
 	// At 10% the idle new endpoint's load is 1 / 0.1 = 10 > 4.
-	if c := counts(t, p, eps, resilience.PickInfo{}, 100); c[0] != 100 {
+	if c := pickertest.Counts(t, p, eps, resilience.PickInfo{}, 100); c[0] != 100 {
 		t.Errorf("new endpoint at 10%%: counts %v, want all on the loaded old one", c)
 	}
-	clock.now.Store(start.Add(3 * time.Second).UnixNano()) // factor 0.37: 2.7 < 4
-	if c := counts(t, p, eps, resilience.PickInfo{}, 100); c[1] != 100 {
+	clock.Set(start.Add(3 * time.Second)) // factor 0.37: 2.7 < 4
+	if c := pickertest.Counts(t, p, eps, resilience.PickInfo{}, 100); c[1] != 100 {
 		t.Errorf("new endpoint at 37%%: counts %v, want all on it", c)
 	}
 }
 
 func TestPickSlowStartDoesNotAllocate(t *testing.T) {
-	eps := endpoints(100)
+	eps := pickertest.Endpoints(100)
 	for _, e := range eps {
 		e.ReadySince = time.Now()
 	}

@@ -1,6 +1,8 @@
 package peakewma_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"fmt"
 	"testing"
 	"time"
@@ -12,7 +14,7 @@ import (
 func BenchmarkPick(b *testing.B) {
 	for _, n := range []int{3, 100} {
 		for _, state := range []string{"healthy", "half-down", "ramping"} {
-			eps := endpoints(n)
+			eps := pickertest.Endpoints(n)
 			now := time.Now()
 			for i, e := range eps {
 				e.ObserveAt(now, time.Duration(1+i%7)*time.Millisecond, false)
@@ -22,7 +24,7 @@ func BenchmarkPick(b *testing.B) {
 				switch state {
 				case "half-down":
 					if i%2 == 0 {
-						markDown(e)
+						pickertest.MarkDown(e)
 					}
 				case "ramping":
 					e.ReadySince = now

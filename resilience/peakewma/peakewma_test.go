@@ -1,6 +1,8 @@
 package peakewma_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"errors"
 	"sync"
 	"testing"
@@ -27,9 +29,9 @@ func TestPickEmptyAndSingle(t *testing.T) {
 			t.Errorf("Pick on %d endpoints = %v, %v; want nil, ErrNoEndpoint", len(eps), e, err)
 		}
 	}
-	eps := endpoints(1)
-	markDown(eps[0])
-	if e := mustPick(t, peakewma.New().Build(eps), eps, resilience.PickInfo{Avoid: eps[0]}); e != eps[0] {
+	eps := pickertest.Endpoints(1)
+	pickertest.MarkDown(eps[0])
+	if e := pickertest.MustPick(t, peakewma.New().Build(eps), eps, resilience.PickInfo{Avoid: eps[0]}); e != eps[0] {
 		t.Fatalf("Pick = %v, want the only endpoint", e)
 	}
 }
@@ -46,7 +48,7 @@ type behaviour struct {
 // requests each endpoint received after warmup.
 func simulate(t *testing.T, eps []*resilience.Endpoint, perTick int, duration, warmup time.Duration, behave func(i int, at time.Duration) behaviour) []int {
 	t.Helper()
-	clock := newFakeClock(start)
+	clock := pickertest.NewClock(start)
 	p := peakewma.New(resilience.BuildOptions{Now: clock.Now}).Build(eps)
 	type request struct {
 		e      *resilience.Endpoint
@@ -57,7 +59,7 @@ func simulate(t *testing.T, eps []*resilience.Endpoint, perTick int, duration, w
 	var pending []request
 	c := make([]int, len(eps))
 	for at := time.Duration(0); at < duration; at += time.Millisecond {
-		clock.now.Store(start.Add(at).UnixNano())
+		clock.Set(start.Add(at))
 		kept := pending[:0]
 		for _, r := range pending {
 			if r.end <= at {
@@ -69,8 +71,8 @@ func simulate(t *testing.T, eps []*resilience.Endpoint, perTick int, duration, w
 		}
 		pending = kept
 		for range perTick {
-			e := mustPick(t, p, eps, resilience.PickInfo{})
-			i := indexOf(eps, e)
+			e := pickertest.MustPick(t, p, eps, resilience.PickInfo{})
+			i := pickertest.IndexOf(eps, e)
 			if at >= warmup {
 				c[i]++
 			}
@@ -88,7 +90,7 @@ func simulate(t *testing.T, eps []*resilience.Endpoint, perTick int, duration, w
 func TestFastFailuresDoNotAttractTraffic(t *testing.T) {
 	// Endpoint 0 answers 503 in 1 ms; endpoint 1 answers 200 in 20 ms.
 	for _, perTick := range []int{1, 4} {
-		eps := endpoints(2)
+		eps := pickertest.Endpoints(2)
 		c := simulate(t, eps, perTick, 60*time.Second, 0, func(i int, _ time.Duration) behaviour {
 			if i == 0 {
 				return behaviour{time.Millisecond, true}
@@ -108,7 +110,7 @@ func TestFastFailuresDoNotAttractTraffic(t *testing.T) {
 
 func TestFasterEndpointGetsMore(t *testing.T) {
 	rtts := []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 80 * time.Millisecond}
-	eps := endpoints(3)
+	eps := pickertest.Endpoints(3)
 	c := simulate(t, eps, 2, 20*time.Second, time.Second, func(i int, _ time.Duration) behaviour {
 		return behaviour{rtts[i], false}
 	})
@@ -120,7 +122,7 @@ func TestFasterEndpointGetsMore(t *testing.T) {
 func TestRecoveredEndpointRegainsTraffic(t *testing.T) {
 	// Endpoint 0 fails fast for 10 s, then answers in 5 ms: faster than
 	// endpoint 1's 20 ms, so it must win back most of the traffic.
-	eps := endpoints(2)
+	eps := pickertest.Endpoints(2)
 	c := simulate(t, eps, 1, 80*time.Second, 60*time.Second, func(i int, at time.Duration) behaviour {
 		if i == 0 {
 			if at < 10*time.Second {
@@ -136,7 +138,7 @@ func TestRecoveredEndpointRegainsTraffic(t *testing.T) {
 }
 
 func TestPickCost(t *testing.T) {
-	clock := newFakeClock(start)
+	clock := pickertest.NewClock(start)
 	tests := []struct {
 		name     string
 		rtt      [2]time.Duration // 0: never observed
@@ -152,7 +154,7 @@ func TestPickCost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eps := endpoints(2)
+			eps := pickertest.Endpoints(2)
 			for i, e := range eps {
 				if tt.rtt[i] > 0 {
 					e.ObserveAt(start, tt.rtt[i], false)
@@ -163,7 +165,7 @@ func TestPickCost(t *testing.T) {
 				}
 			}
 			p := peakewma.New(resilience.BuildOptions{Now: clock.Now}).Build(eps)
-			c := counts(t, p, eps, resilience.PickInfo{}, 100)
+			c := pickertest.Counts(t, p, eps, resilience.PickInfo{}, 100)
 			if c[tt.want] != 100 {
 				t.Errorf("counts %v, want all on endpoint %d", c, tt.want)
 			}
@@ -172,8 +174,8 @@ func TestPickCost(t *testing.T) {
 }
 
 func TestPickSlowStart(t *testing.T) {
-	clock := newFakeClock(start)
-	eps := endpoints(2)
+	clock := pickertest.NewClock(start)
+	eps := pickertest.Endpoints(2)
 	eps[0].ReadySince = start.Add(-time.Hour)
 	eps[1].ReadySince = start
 	for _, e := range eps {
@@ -184,11 +186,11 @@ func TestPickSlowStart(t *testing.T) {
 	}
 	p := peakewma.New(resilience.BuildOptions{SlowStart: 10 * time.Second, Now: clock.Now}).Build(eps)
 	// At 10% weight the new endpoint costs 100 ms: it loses.
-	if c := counts(t, p, eps, resilience.PickInfo{}, 50); c[0] != 50 {
+	if c := pickertest.Counts(t, p, eps, resilience.PickInfo{}, 50); c[0] != 50 {
 		t.Errorf("new endpoint at 10%% weight: counts %v, want all on the old one", c)
 	}
-	clock.advance(10 * time.Second)
-	if c := counts(t, p, eps, resilience.PickInfo{}, 50); c[1] != 50 {
+	clock.Advance(10 * time.Second)
+	if c := pickertest.Counts(t, p, eps, resilience.PickInfo{}, 50); c[1] != 50 {
 		t.Errorf("after the window: counts %v, want all on the idle new one", c)
 	}
 }
@@ -208,20 +210,20 @@ func TestPickSkipsUnusable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eps := endpoints(4)
+			eps := pickertest.Endpoints(4)
 			now := time.Now()
 			for i, e := range eps {
 				e.ObserveAt(now, time.Duration(i+1)*time.Millisecond, false)
 			}
 			for _, i := range tt.down {
-				markDown(eps[i])
+				pickertest.MarkDown(eps[i])
 			}
 			var info resilience.PickInfo
 			if tt.avoid >= 0 {
 				info.Avoid = eps[tt.avoid]
 			}
 			p := peakewma.New().Build(eps)
-			c := counts(t, p, eps, info, 2000)
+			c := pickertest.Counts(t, p, eps, info, 2000)
 			allowed := make([]bool, len(eps))
 			for _, i := range tt.allowed {
 				allowed[i] = true
@@ -239,20 +241,20 @@ func TestPickSkipsUnusable(t *testing.T) {
 }
 
 func TestPickConcurrent(t *testing.T) {
-	eps := endpoints(6)
+	eps := pickertest.Endpoints(6)
 	p := peakewma.New().Build(eps)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 2000 {
 				e, err := p.Pick(resilience.PickInfo{Avoid: eps[g%len(eps)]})
-				if err != nil || indexOf(eps, e) < 0 {
+				if err != nil || pickertest.IndexOf(eps, e) < 0 {
 					t.Errorf("Pick = %v, %v", e, err)
 					return
 				}
 				e.Begin()
 				if i%100 == 0 {
-					markDown(e)
+					pickertest.MarkDown(e)
 					eps[(g+i)%len(eps)].MarkUp()
 				}
 				e.Observe(time.Duration(g+1)*time.Millisecond, i%7 == 0)
@@ -264,9 +266,9 @@ func TestPickConcurrent(t *testing.T) {
 }
 
 func TestPickDoesNotAllocate(t *testing.T) {
-	clock := newFakeClock(start)
+	clock := pickertest.NewClock(start)
 	for _, n := range []int{3, 100} {
-		eps := endpoints(n)
+		eps := pickertest.Endpoints(n)
 		for i, e := range eps {
 			e.Weight = uint32(i % 3)
 			e.ReadySince = start.Add(-time.Duration(i) * time.Second)
@@ -279,7 +281,7 @@ func TestPickDoesNotAllocate(t *testing.T) {
 			}
 		}
 		for _, e := range eps {
-			markDown(e)
+			pickertest.MarkDown(e)
 		}
 		if allocs := testing.AllocsPerRun(100, func() { _, _ = p.Pick(resilience.PickInfo{}) }); allocs != 0 {
 			t.Errorf("n=%d all down: Pick allocates %.1f times, want 0", n, allocs)

@@ -1,6 +1,8 @@
 package random_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"fmt"
 	"testing"
 	"time"
@@ -12,7 +14,7 @@ import (
 func BenchmarkPick(b *testing.B) {
 	for _, n := range []int{3, 100} {
 		for _, state := range []string{"equal", "weighted", "half-down", "ramping"} {
-			eps := endpoints(n)
+			eps := pickertest.Endpoints(n)
 			opts := resilience.BuildOptions{SlowStart: time.Hour}
 			for i, e := range eps {
 				switch state {
@@ -20,7 +22,7 @@ func BenchmarkPick(b *testing.B) {
 					e.Weight = uint32(1 + i%4)
 				case "half-down":
 					if i%2 == 0 {
-						markDown(e)
+						pickertest.MarkDown(e)
 					}
 				case "ramping":
 					e.ReadySince = time.Now()

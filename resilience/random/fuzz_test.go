@@ -1,6 +1,8 @@
 package random_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"testing"
 	"time"
 
@@ -26,7 +28,7 @@ func FuzzPick(f *testing.F) {
 		for i, b := range data {
 			eps[i] = &resilience.Endpoint{Addr: "127.0.0.1:1", Weight: uint32(b >> 2)}
 			if b&1 != 0 {
-				markDown(eps[i])
+				pickertest.MarkDown(eps[i])
 			}
 			if b&2 != 0 && info.Avoid == nil {
 				info.Avoid = eps[i]
@@ -55,7 +57,7 @@ func FuzzPick(f *testing.F) {
 			best = min(best, rank(e))
 		}
 		for range 16 {
-			e := mustPick(t, p, eps, info)
+			e := pickertest.MustPick(t, p, eps, info)
 			if r := rank(e); r != best && len(eps) > 1 {
 				t.Fatalf("picked an endpoint of rank %d, want %d", r, best)
 			}

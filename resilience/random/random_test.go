@@ -1,6 +1,8 @@
 package random_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"errors"
 	"math"
 	"sync"
@@ -26,9 +28,9 @@ func TestPickEmptyAndSingle(t *testing.T) {
 			t.Errorf("Pick on %d endpoints = %v, %v; want nil, ErrNoEndpoint", len(eps), e, err)
 		}
 	}
-	eps := endpoints(1)
-	markDown(eps[0])
-	if e := mustPick(t, random.New().Build(eps), eps, resilience.PickInfo{Avoid: eps[0]}); e != eps[0] {
+	eps := pickertest.Endpoints(1)
+	pickertest.MarkDown(eps[0])
+	if e := pickertest.MustPick(t, random.New().Build(eps), eps, resilience.PickInfo{Avoid: eps[0]}); e != eps[0] {
 		t.Fatalf("Pick = %v, want the only endpoint", e)
 	}
 }
@@ -50,14 +52,14 @@ func TestPickWeighted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eps := endpoints(len(tt.weights))
+			eps := pickertest.Endpoints(len(tt.weights))
 			var sum float64
 			for i, w := range tt.weights {
 				eps[i].Weight = w
 				sum += float64(max(w, 1))
 			}
 			const picks = 100000
-			c := counts(t, random.New().Build(eps), eps, resilience.PickInfo{}, picks)
+			c := pickertest.Counts(t, random.New().Build(eps), eps, resilience.PickInfo{}, picks)
 			for i, w := range tt.weights {
 				// 0.01 is more than five standard deviations at this size.
 				if want := float64(max(w, 1)) / sum; !within(c[i], picks, want, 0.01) {
@@ -84,16 +86,16 @@ func TestPickSkipsUnusable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eps := endpoints(4)
+			eps := pickertest.Endpoints(4)
 			eps[3].Weight = 5 // heavy, so fallbacks must respect rank first
 			for _, i := range tt.down {
-				markDown(eps[i])
+				pickertest.MarkDown(eps[i])
 			}
 			var info resilience.PickInfo
 			if tt.avoid >= 0 {
 				info.Avoid = eps[tt.avoid]
 			}
-			c := counts(t, random.New().Build(eps), eps, info, 4000)
+			c := pickertest.Counts(t, random.New().Build(eps), eps, info, 4000)
 			allowed := make([]bool, len(eps))
 			for _, i := range tt.allowed {
 				allowed[i] = true
@@ -108,14 +110,14 @@ func TestPickSkipsUnusable(t *testing.T) {
 }
 
 func TestPickFindsLastUsable(t *testing.T) {
-	eps := endpoints(100)
+	eps := pickertest.Endpoints(100)
 	for _, e := range eps {
-		markDown(e)
+		pickertest.MarkDown(e)
 	}
 	eps[57].MarkUp()
 	p := random.New().Build(eps)
 	for range 1000 {
-		if e := mustPick(t, p, eps, resilience.PickInfo{}); e != eps[57] {
+		if e := pickertest.MustPick(t, p, eps, resilience.PickInfo{}); e != eps[57] {
 			t.Fatalf("Pick = %s, want the only available endpoint", e.Addr)
 		}
 	}
@@ -123,8 +125,8 @@ func TestPickFindsLastUsable(t *testing.T) {
 
 func TestPickSlowStart(t *testing.T) {
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := newFakeClock(start)
-	eps := endpoints(2)
+	clock := pickertest.NewClock(start)
+	eps := pickertest.Endpoints(2)
 	eps[0].ReadySince = start.Add(-time.Hour)
 	eps[1].ReadySince = start
 	p := random.New(resilience.BuildOptions{SlowStart: 10 * time.Second, Now: clock.Now}).Build(eps)
@@ -138,8 +140,8 @@ func TestPickSlowStart(t *testing.T) {
 		{10 * time.Second, 0.5},
 		{time.Hour, 0.5},
 	} {
-		clock.now.Store(start.Add(tt.at).UnixNano())
-		c := counts(t, p, eps, resilience.PickInfo{}, picks)
+		clock.Set(start.Add(tt.at))
+		c := pickertest.Counts(t, p, eps, resilience.PickInfo{}, picks)
 		if !within(c[1], picks, tt.want, 0.015) {
 			t.Errorf("at %v: new endpoint share %.3f, want %.3f", tt.at, float64(c[1])/picks, tt.want)
 		}
@@ -147,7 +149,7 @@ func TestPickSlowStart(t *testing.T) {
 }
 
 func TestPickInjectedRand(t *testing.T) {
-	eps := endpoints(4)
+	eps := pickertest.Endpoints(4)
 	eps[0].Weight = 2 // cumulative weights 2, 3, 4, 5
 	var x uint64
 	p := random.New(resilience.BuildOptions{Rand: func() uint64 { return x }}).Build(eps)
@@ -156,14 +158,14 @@ func TestPickInjectedRand(t *testing.T) {
 		want int
 	}{{0, 0}, {0.39, 0}, {0.41, 1}, {0.61, 2}, {0.99, 3}} {
 		x = uint64(tt.frac * (1 << 63) * 2)
-		if got := indexOf(eps, mustPick(t, p, eps, resilience.PickInfo{})); got != tt.want {
+		if got := pickertest.IndexOf(eps, pickertest.MustPick(t, p, eps, resilience.PickInfo{})); got != tt.want {
 			t.Errorf("random fraction %.2f: picked %d, want %d", tt.frac, got, tt.want)
 		}
 	}
 }
 
 func TestPickConcurrent(t *testing.T) {
-	eps := endpoints(6)
+	eps := pickertest.Endpoints(6)
 	for i, e := range eps {
 		e.Weight = uint32(i)
 	}
@@ -173,11 +175,11 @@ func TestPickConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 2000 {
 				if i%50 == 0 {
-					markDown(eps[(g+i)%len(eps)])
+					pickertest.MarkDown(eps[(g+i)%len(eps)])
 					eps[(g+i+1)%len(eps)].MarkUp()
 				}
 				e, err := p.Pick(resilience.PickInfo{Avoid: eps[g%len(eps)]})
-				if err != nil || indexOf(eps, e) < 0 {
+				if err != nil || pickertest.IndexOf(eps, e) < 0 {
 					t.Errorf("Pick = %v, %v", e, err)
 					return
 				}
@@ -189,10 +191,10 @@ func TestPickConcurrent(t *testing.T) {
 
 func TestPickDoesNotAllocate(t *testing.T) {
 	start := time.Now()
-	clock := newFakeClock(start)
+	clock := pickertest.NewClock(start)
 	for _, n := range []int{3, 100} {
 		for _, ramping := range []bool{false, true} {
-			eps := endpoints(n)
+			eps := pickertest.Endpoints(n)
 			for i, e := range eps {
 				e.Weight = uint32(i % 3)
 				if ramping {
@@ -211,7 +213,7 @@ func TestPickDoesNotAllocate(t *testing.T) {
 				}
 			}
 			for _, e := range eps {
-				markDown(e)
+				pickertest.MarkDown(e)
 			}
 			if allocs := testing.AllocsPerRun(100, func() { _, _ = p.Pick(resilience.PickInfo{Avoid: eps[0]}) }); allocs != 0 {
 				t.Errorf("n=%d ramping=%v all down: Pick allocates %.1f times, want 0", n, ramping, allocs)

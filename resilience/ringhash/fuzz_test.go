@@ -1,6 +1,8 @@
 package ringhash_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"testing"
 	"time"
 
@@ -33,7 +35,7 @@ func FuzzPick(f *testing.F) {
 			eps[i] = &resilience.Endpoint{Addr: addr, Weight: uint32(b >> 2 & 7)}
 			clean[i] = &resilience.Endpoint{Addr: addr, Weight: eps[i].Weight}
 			if b&1 != 0 {
-				markDown(eps[i])
+				pickertest.MarkDown(eps[i])
 			}
 			if b&2 != 0 && info.Avoid == nil {
 				info.Avoid = eps[i]
@@ -61,7 +63,7 @@ func FuzzPick(f *testing.F) {
 		for _, e := range eps {
 			best = min(best, rank(e))
 		}
-		got := mustPick(t, p, eps, info)
+		got := pickertest.MustPick(t, p, eps, info)
 		if r := rank(got); r != best && len(eps) > 1 {
 			t.Fatalf("picked an endpoint of rank %d, want %d", r, best)
 		}
@@ -69,12 +71,12 @@ func FuzzPick(f *testing.F) {
 			return
 		}
 		for range 3 {
-			if again := mustPick(t, p, eps, info); again != got {
+			if again := pickertest.MustPick(t, p, eps, info); again != got {
 				t.Fatalf("key %#x: picked %p, then %p", key, got, again)
 			}
 		}
-		owner := mustPick(t, ringhash.New().Build(clean), clean, resilience.PickInfo{Hash: key, HasHash: true})
-		if rank(got) == 0 && rank(eps[indexOf(clean, owner)]) == 0 && got.Addr != owner.Addr {
+		owner := pickertest.MustPick(t, ringhash.New().Build(clean), clean, resilience.PickInfo{Hash: key, HasHash: true})
+		if rank(got) == 0 && rank(eps[pickertest.IndexOf(clean, owner)]) == 0 && got.Addr != owner.Addr {
 			t.Fatalf("key %#x: picked %s, but its usable owner is %s", key, got.Addr, owner.Addr)
 		}
 	})

@@ -1,6 +1,8 @@
 package ringhash_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"errors"
 	"fmt"
 	"math"
@@ -50,31 +52,31 @@ func TestPickEmptyAndSingle(t *testing.T) {
 			t.Errorf("Pick on %d endpoints = %v, %v; want nil, ErrNoEndpoint", len(eps), e, err)
 		}
 	}
-	eps := endpoints(1)
-	markDown(eps[0])
-	if e := mustPick(t, ringhash.New().Build(eps), eps, resilience.PickInfo{Avoid: eps[0]}); e != eps[0] {
+	eps := pickertest.Endpoints(1)
+	pickertest.MarkDown(eps[0])
+	if e := pickertest.MustPick(t, ringhash.New().Build(eps), eps, resilience.PickInfo{Avoid: eps[0]}); e != eps[0] {
 		t.Fatalf("Pick = %v, want the only endpoint", e)
 	}
 }
 
 func TestPickSameKeySameEndpoint(t *testing.T) {
-	eps := endpoints(10)
+	eps := pickertest.Endpoints(10)
 	p := ringhash.New().Build(eps)
 	// A rebuild over new *Endpoint values with the same addresses, in
 	// another order, keeps every key in place.
-	again := endpoints(10)
+	again := pickertest.Endpoints(10)
 	for i, j := 0, len(again)-1; i < j; i, j = i+1, j-1 {
 		again[i], again[j] = again[j], again[i]
 	}
 	q := ringhash.New().Build(again)
 	for i := range 2000 {
-		a := mustPick(t, p, eps, keyed(i))
+		a := pickertest.MustPick(t, p, eps, keyed(i))
 		for range 3 {
-			if b := mustPick(t, p, eps, keyed(i)); b != a {
+			if b := pickertest.MustPick(t, p, eps, keyed(i)); b != a {
 				t.Fatalf("key %d went to %s, then %s", i, a.Addr, b.Addr)
 			}
 		}
-		if b := mustPick(t, q, again, keyed(i)); b.Addr != a.Addr {
+		if b := pickertest.MustPick(t, q, again, keyed(i)); b.Addr != a.Addr {
 			t.Fatalf("key %d: %s before the rebuild, %s after", i, a.Addr, b.Addr)
 		}
 	}
@@ -83,13 +85,13 @@ func TestPickSameKeySameEndpoint(t *testing.T) {
 func TestPickMovesFewKeys(t *testing.T) {
 	const keys = 10000
 	for _, n := range []int{3, 10, 50} {
-		eps := endpoints(n + 1)
+		eps := pickertest.Endpoints(n + 1)
 		small := ringhash.New().Build(eps[:n])
 		large := ringhash.New().Build(eps)
 		moved := 0
 		for i := range keys {
-			a := mustPick(t, small, eps, keyed(i))
-			b := mustPick(t, large, eps, keyed(i))
+			a := pickertest.MustPick(t, small, eps, keyed(i))
+			b := pickertest.MustPick(t, large, eps, keyed(i))
 			if a != b {
 				moved++
 				if b != eps[n] {
@@ -109,7 +111,7 @@ func TestPickMovesFewKeys(t *testing.T) {
 }
 
 func TestPickWeightProportional(t *testing.T) {
-	eps := endpoints(3)
+	eps := pickertest.Endpoints(3)
 	eps[0].Weight = 3
 	eps[1].Weight = 1
 	eps[2].Weight = 0 // means 1
@@ -117,7 +119,7 @@ func TestPickWeightProportional(t *testing.T) {
 	const keys = 50000
 	c := make([]int, len(eps))
 	for i := range keys {
-		c[indexOf(eps, mustPick(t, p, eps, keyed(i)))]++
+		c[pickertest.IndexOf(eps, pickertest.MustPick(t, p, eps, keyed(i)))]++
 	}
 	want := []float64{0.6, 0.2, 0.2}
 	for i := range eps {
@@ -131,10 +133,10 @@ func TestPickWeightProportional(t *testing.T) {
 }
 
 func TestPickWithoutHashIsRandom(t *testing.T) {
-	eps := endpoints(2)
+	eps := pickertest.Endpoints(2)
 	eps[0].Weight = 3
 	const picks = 40000
-	c := counts(t, ringhash.New().Build(eps), eps, resilience.PickInfo{}, picks)
+	c := pickertest.Counts(t, ringhash.New().Build(eps), eps, resilience.PickInfo{}, picks)
 	if got := float64(c[0]) / picks; math.Abs(got-0.75) > 0.04 {
 		t.Errorf("no hash, weights 3:1: share %.3f, want 0.75: %v", got, c)
 	}
@@ -142,30 +144,30 @@ func TestPickWithoutHashIsRandom(t *testing.T) {
 
 func TestPickSkipsUnusable(t *testing.T) {
 	const n, keys = 5, 3000
-	eps := endpoints(n)
+	eps := pickertest.Endpoints(n)
 	p := ringhash.New().Build(eps)
 	before := make([]*resilience.Endpoint, keys)
 	for i := range before {
-		before[i] = mustPick(t, p, eps, keyed(i))
+		before[i] = pickertest.MustPick(t, p, eps, keyed(i))
 	}
 	// The same set without the endpoint is what a key of the down one
 	// must go to: the next distinct endpoint on the ring.
 	without := ringhash.New().Build(append(append([]*resilience.Endpoint{}, eps[:2]...), eps[3:]...))
 
-	markDown(eps[2])
+	pickertest.MarkDown(eps[2])
 	for i := range keys {
-		got := mustPick(t, p, eps, keyed(i))
+		got := pickertest.MustPick(t, p, eps, keyed(i))
 		if got == eps[2] {
 			t.Fatalf("key %d went to the down endpoint", i)
 		}
 		if before[i] != eps[2] && got != before[i] {
 			t.Fatalf("key %d of a healthy endpoint moved from %s to %s", i, before[i].Addr, got.Addr)
 		}
-		if want := mustPick(t, without, eps, keyed(i)); got != want {
+		if want := pickertest.MustPick(t, without, eps, keyed(i)); got != want {
 			t.Fatalf("key %d went to %s, want %s as if the down endpoint had left", i, got.Addr, want.Addr)
 		}
 		// Avoid works the same way.
-		if a := mustPick(t, p, eps, resilience.PickInfo{Hash: keyed(i).Hash, HasHash: true, Avoid: got}); a == got || a == eps[2] {
+		if a := pickertest.MustPick(t, p, eps, resilience.PickInfo{Hash: keyed(i).Hash, HasHash: true, Avoid: got}); a == got || a == eps[2] {
 			t.Fatalf("key %d avoiding %s went to %s", i, got.Addr, a.Addr)
 		}
 	}
@@ -173,16 +175,16 @@ func TestPickSkipsUnusable(t *testing.T) {
 	// With one available endpoint, every key goes there, even when the
 	// request avoids it: an avoided available endpoint beats a down one.
 	for _, e := range eps {
-		markDown(e)
+		pickertest.MarkDown(e)
 	}
 	eps[4].MarkUp()
 	for i := range 200 {
 		info := keyed(i)
-		if got := mustPick(t, p, eps, info); got != eps[4] {
+		if got := pickertest.MustPick(t, p, eps, info); got != eps[4] {
 			t.Fatalf("one available endpoint: key %d went to %s", i, got.Addr)
 		}
 		info.Avoid = eps[4]
-		if got := mustPick(t, p, eps, info); got != eps[4] {
+		if got := pickertest.MustPick(t, p, eps, info); got != eps[4] {
 			t.Fatalf("one available endpoint, avoided: key %d went to %s, want it still", i, got.Addr)
 		}
 	}
@@ -190,7 +192,7 @@ func TestPickSkipsUnusable(t *testing.T) {
 	for i := range 200 {
 		info := keyed(i)
 		info.Avoid = eps[1]
-		if got := mustPick(t, p, eps, info); got == eps[1] {
+		if got := pickertest.MustPick(t, p, eps, info); got == eps[1] {
 			t.Fatalf("all down: key %d went to the avoided endpoint", i)
 		}
 	}
@@ -198,8 +200,8 @@ func TestPickSkipsUnusable(t *testing.T) {
 
 func TestPickSlowStart(t *testing.T) {
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := newFakeClock(start)
-	eps := endpoints(4)
+	clock := pickertest.NewClock(start)
+	eps := pickertest.Endpoints(4)
 	for _, e := range eps[:3] {
 		e.ReadySince = start.Add(-time.Hour)
 	}
@@ -213,11 +215,11 @@ func TestPickSlowStart(t *testing.T) {
 		at     time.Duration
 		factor float64
 	}{{0, 0.1}, {5 * time.Second, 0.55}, {window, 1}} {
-		clock.now.Store(start.Add(tt.at).UnixNano())
+		clock.Set(start.Add(tt.at))
 		own := map[int]bool{}
 		for i := range keys {
-			got := mustPick(t, p, eps, keyed(i))
-			want := mustPick(t, final, eps, keyed(i))
+			got := pickertest.MustPick(t, p, eps, keyed(i))
+			want := pickertest.MustPick(t, final, eps, keyed(i))
 			if got == eps[3] {
 				own[i] = true
 				if want != eps[3] {
@@ -242,10 +244,10 @@ func TestPickSlowStart(t *testing.T) {
 
 func TestPickDoesNotAllocate(t *testing.T) {
 	start := time.Now()
-	clock := newFakeClock(start)
+	clock := pickertest.NewClock(start)
 	for _, n := range []int{3, 100} {
 		for _, ramping := range []bool{false, true} {
-			eps := endpoints(n)
+			eps := pickertest.Endpoints(n)
 			for i, e := range eps {
 				e.Weight = uint32(i % 3)
 				if ramping && i%2 == 0 {

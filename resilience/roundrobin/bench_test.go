@@ -1,6 +1,8 @@
 package roundrobin_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"fmt"
 	"testing"
 	"time"
@@ -12,12 +14,12 @@ import (
 func BenchmarkPick(b *testing.B) {
 	for _, n := range []int{3, 100} {
 		for _, state := range []string{"healthy", "half-down", "weighted", "weighted-half-down", "ramping"} {
-			eps := endpoints(n)
+			eps := pickertest.Endpoints(n)
 			for i, e := range eps {
 				switch state {
 				case "half-down", "weighted-half-down":
 					if i%2 == 0 {
-						markDown(e)
+						pickertest.MarkDown(e)
 					}
 				case "ramping":
 					e.ReadySince = time.Now()

@@ -1,6 +1,8 @@
 package roundrobin_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"testing"
 	"time"
 
@@ -35,7 +37,7 @@ func FuzzPick(f *testing.F) {
 			}
 			eps[i] = &resilience.Endpoint{Addr: "127.0.0.1:1"}
 			if b&1 != 0 {
-				markDown(eps[i])
+				pickertest.MarkDown(eps[i])
 			}
 			if b&2 != 0 && info.Avoid == nil {
 				info.Avoid = eps[i]
@@ -74,7 +76,7 @@ func FuzzPick(f *testing.F) {
 		const rounds = 3
 		got := make(map[*resilience.Endpoint]int)
 		for range rounds * bestCount {
-			e := mustPick(t, p, eps, info)
+			e := pickertest.MustPick(t, p, eps, info)
 			if r := rank(e); r != best && len(eps) > 1 {
 				t.Fatalf("picked an endpoint of rank %d, want %d", r, best)
 			}

@@ -1,6 +1,8 @@
 package roundrobin_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"testing"
 
 	"github.com/weftmesh/weft/resilience"
@@ -20,7 +22,7 @@ func FuzzWeightedRotation(f *testing.F) {
 		if len(data) == 0 || len(data) > 16 {
 			return
 		}
-		eps := endpoints(len(data))
+		eps := pickertest.Endpoints(len(data))
 		var g, sum int
 		gcd := func(a, b int) int {
 			for b != 0 {
@@ -39,7 +41,7 @@ func FuzzWeightedRotation(f *testing.F) {
 		const cycles = 2
 		seq := make([]int, sum*cycles)
 		for i := range seq {
-			seq[i] = indexOf(eps, mustPick(t, p, eps, resilience.PickInfo{}))
+			seq[i] = pickertest.IndexOf(eps, pickertest.MustPick(t, p, eps, resilience.PickInfo{}))
 		}
 		c := make([]int, len(eps))
 		last := make([]int, len(eps))

@@ -1,6 +1,8 @@
 package roundrobin_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"errors"
 	"sync"
 	"testing"
@@ -27,11 +29,11 @@ func TestPickEmpty(t *testing.T) {
 }
 
 func TestPickSingle(t *testing.T) {
-	eps := endpoints(1)
-	markDown(eps[0])
+	eps := pickertest.Endpoints(1)
+	pickertest.MarkDown(eps[0])
 	p := roundrobin.New().Build(eps)
 	for range 3 {
-		if e := mustPick(t, p, eps, resilience.PickInfo{Avoid: eps[0]}); e != eps[0] {
+		if e := pickertest.MustPick(t, p, eps, resilience.PickInfo{Avoid: eps[0]}); e != eps[0] {
 			t.Fatalf("Pick = %v, want the only endpoint", e)
 		}
 	}
@@ -39,16 +41,16 @@ func TestPickSingle(t *testing.T) {
 
 func TestPickExactlyEven(t *testing.T) {
 	for _, n := range []int{2, 3, 7, 100} {
-		eps := endpoints(n)
+		eps := pickertest.Endpoints(n)
 		p := roundrobin.New().Build(eps)
 		const rounds = 50
 		seq := make([]*resilience.Endpoint, n*rounds)
 		for i := range seq {
-			seq[i] = mustPick(t, p, eps, resilience.PickInfo{})
+			seq[i] = pickertest.MustPick(t, p, eps, resilience.PickInfo{})
 		}
 		c := make([]int, n)
 		for i, e := range seq {
-			c[indexOf(eps, e)]++
+			c[pickertest.IndexOf(eps, e)]++
 			if i >= n && seq[i-n] != e {
 				t.Fatalf("n=%d: pick %d is %s, but pick %d was %s; want a fixed rotation", n, i, e.Addr, i-n, seq[i-n].Addr)
 			}
@@ -65,13 +67,13 @@ func TestPickExactlyEven(t *testing.T) {
 }
 
 func TestPickRandomStart(t *testing.T) {
-	eps := endpoints(3)
+	eps := pickertest.Endpoints(3)
 	first := make([]int, len(eps))
 	// The chance that 300 random starts miss one of three endpoints is
 	// 3·(2/3)³⁰⁰, far below anything observable.
 	for range 300 {
 		p := roundrobin.New().Build(eps)
-		first[indexOf(eps, mustPick(t, p, eps, resilience.PickInfo{}))]++
+		first[pickertest.IndexOf(eps, pickertest.MustPick(t, p, eps, resilience.PickInfo{}))]++
 	}
 	for i, c := range first {
 		if c == 0 {
@@ -98,16 +100,16 @@ func TestPickSkipsUnusable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eps := endpoints(4)
+			eps := pickertest.Endpoints(4)
 			for _, i := range tt.down {
-				markDown(eps[i])
+				pickertest.MarkDown(eps[i])
 			}
 			var info resilience.PickInfo
 			if tt.avoid >= 0 {
 				info.Avoid = eps[tt.avoid]
 			}
 			p := roundrobin.New().Build(eps)
-			got := counts(t, p, eps, info, 600)
+			got := pickertest.Counts(t, p, eps, info, 600)
 			for i := range got {
 				if got[i] != tt.want[i] {
 					t.Fatalf("counts = %v, want %v", got, tt.want)
@@ -118,10 +120,10 @@ func TestPickSkipsUnusable(t *testing.T) {
 }
 
 func TestPickExpiredMark(t *testing.T) {
-	eps := endpoints(3)
+	eps := pickertest.Endpoints(3)
 	eps[1].MarkDown(time.Now().Add(-time.Second))
 	p := roundrobin.New().Build(eps)
-	got := counts(t, p, eps, resilience.PickInfo{}, 300)
+	got := pickertest.Counts(t, p, eps, resilience.PickInfo{}, 300)
 	for i, c := range got {
 		if c != 100 {
 			t.Fatalf("with an expired down mark, counts = %v, want 100 each (endpoint %d)", got, i)
@@ -130,21 +132,21 @@ func TestPickExpiredMark(t *testing.T) {
 }
 
 func TestPickMarkUp(t *testing.T) {
-	eps := endpoints(2)
-	markDown(eps[0])
+	eps := pickertest.Endpoints(2)
+	pickertest.MarkDown(eps[0])
 	p := roundrobin.New().Build(eps)
-	if got := counts(t, p, eps, resilience.PickInfo{}, 10); got[0] != 0 {
+	if got := pickertest.Counts(t, p, eps, resilience.PickInfo{}, 10); got[0] != 0 {
 		t.Fatalf("while down: counts = %v, want endpoint 0 unused", got)
 	}
 	eps[0].MarkUp()
-	if got := counts(t, p, eps, resilience.PickInfo{}, 10); got[0] != 5 {
+	if got := pickertest.Counts(t, p, eps, resilience.PickInfo{}, 10); got[0] != 5 {
 		t.Fatalf("after MarkUp: counts = %v, want 5 each", got)
 	}
 }
 
 func TestPickConcurrent(t *testing.T) {
 	const goroutines, perGoroutine = 8, 3000
-	eps := endpoints(6)
+	eps := pickertest.Endpoints(6)
 	p := roundrobin.New().Build(eps)
 
 	// Without marks every pick claims exactly one rotation position, so
@@ -160,7 +162,7 @@ func TestPickConcurrent(t *testing.T) {
 					t.Errorf("Pick: %v", err)
 					return
 				}
-				c[g][indexOf(eps, e)]++
+				c[g][pickertest.IndexOf(eps, e)]++
 			}
 		})
 	}
@@ -190,7 +192,7 @@ func TestPickConcurrent(t *testing.T) {
 			if i%3 == 0 {
 				e.MarkUp()
 			} else {
-				markDown(e)
+				pickertest.MarkDown(e)
 			}
 		}
 	})
@@ -199,7 +201,7 @@ func TestPickConcurrent(t *testing.T) {
 			for i := range perGoroutine {
 				info := resilience.PickInfo{Avoid: eps[(g+i)%len(eps)]}
 				e, err := p.Pick(info)
-				if err != nil || indexOf(eps, e) < 0 {
+				if err != nil || pickertest.IndexOf(eps, e) < 0 {
 					t.Errorf("Pick = %v, %v", e, err)
 					return
 				}
@@ -220,7 +222,7 @@ func TestPickConcurrent(t *testing.T) {
 
 func TestPickDoesNotAllocate(t *testing.T) {
 	for _, n := range []int{3, 100} {
-		eps := endpoints(n)
+		eps := pickertest.Endpoints(n)
 		p := roundrobin.New().Build(eps)
 		tests := []struct {
 			name  string
@@ -231,12 +233,12 @@ func TestPickDoesNotAllocate(t *testing.T) {
 			{"avoid", func() {}, resilience.PickInfo{Avoid: eps[1]}},
 			{"half down", func() {
 				for i := 0; i < n; i += 2 {
-					markDown(eps[i])
+					pickertest.MarkDown(eps[i])
 				}
 			}, resilience.PickInfo{}},
 			{"all down", func() {
 				for _, e := range eps {
-					markDown(e)
+					pickertest.MarkDown(e)
 				}
 			}, resilience.PickInfo{Avoid: eps[0]}},
 		}

@@ -1,6 +1,8 @@
 package zoneaware_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"fmt"
 	"testing"
 
@@ -12,11 +14,11 @@ import (
 func BenchmarkPick(b *testing.B) {
 	for _, n := range []int{3, 100} {
 		for _, state := range []string{"local", "spill"} {
-			eps := endpoints(n)
+			eps := pickertest.Endpoints(n)
 			for i, e := range eps {
 				e.Zone = []string{"a", "b", "c"}[i%3]
 				if state == "spill" && i%3 == 0 {
-					markDown(e)
+					pickertest.MarkDown(e)
 				}
 			}
 			p := zoneaware.New(leastrequest.New(), "a", 0.5).Build(eps)

@@ -1,6 +1,8 @@
 package zoneaware_test
 
 import (
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
+
 	"errors"
 	"math"
 	"sync"
@@ -13,7 +15,7 @@ import (
 
 // zoned returns endpoints whose zones are given in order.
 func zoned(zones ...string) []*resilience.Endpoint {
-	eps := endpoints(len(zones))
+	eps := pickertest.Endpoints(len(zones))
 	for i, z := range zones {
 		eps[i].Zone = z
 	}
@@ -50,14 +52,14 @@ func TestPickPrefersLocalZone(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			eps := zoned("a", "a", "a", "a", "b", "b")
 			for _, i := range tt.down {
-				markDown(eps[i])
+				pickertest.MarkDown(eps[i])
 			}
 			var info resilience.PickInfo
 			if tt.avoid >= 0 {
 				info.Avoid = eps[tt.avoid]
 			}
 			p := zoneaware.New(roundrobin.New(), "a", tt.minHealthy).Build(eps)
-			c := counts(t, p, eps, info, 600)
+			c := pickertest.Counts(t, p, eps, info, 600)
 			remote := c[4] + c[5]
 			if tt.local && remote != 0 {
 				t.Errorf("counts %v, want none in zone b", c)
@@ -88,7 +90,7 @@ func TestPickWithoutPreference(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			eps := zoned(tt.zones...)
 			p := zoneaware.New(roundrobin.New(), tt.zone, 0.5).Build(eps)
-			c := counts(t, p, eps, resilience.PickInfo{}, 100)
+			c := pickertest.Counts(t, p, eps, resilience.PickInfo{}, 100)
 			if c[0] != 50 || c[1] != 50 {
 				t.Errorf("counts %v, want an even rotation over both", c)
 			}
@@ -104,10 +106,10 @@ func TestPickConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 2000 {
 				if i%10 == 0 {
-					markDown(eps[(g+i)%2])
+					pickertest.MarkDown(eps[(g+i)%2])
 					eps[(g+i+1)%2].MarkUp()
 				}
-				if e, err := p.Pick(resilience.PickInfo{}); err != nil || indexOf(eps, e) < 0 {
+				if e, err := p.Pick(resilience.PickInfo{}); err != nil || pickertest.IndexOf(eps, e) < 0 {
 					t.Errorf("Pick = %v, %v", e, err)
 					return
 				}
@@ -119,7 +121,7 @@ func TestPickConcurrent(t *testing.T) {
 
 func TestPickDoesNotAllocate(t *testing.T) {
 	for _, n := range []int{3, 100} {
-		eps := endpoints(n)
+		eps := pickertest.Endpoints(n)
 		for i, e := range eps {
 			e.Zone = []string{"a", "b", "c"}[i%3]
 		}
@@ -127,7 +129,7 @@ func TestPickDoesNotAllocate(t *testing.T) {
 		for _, down := range []bool{false, true} {
 			if down {
 				for i := 0; i < n; i += 3 {
-					markDown(eps[i])
+					pickertest.MarkDown(eps[i])
 				}
 			}
 			if allocs := testing.AllocsPerRun(1000, func() { _, _ = p.Pick(resilience.PickInfo{Avoid: eps[0]}) }); allocs != 0 {

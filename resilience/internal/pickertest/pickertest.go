@@ -1,0 +1,103 @@
+// Package pickertest holds what the tests of Weft's load balancers share:
+// endpoint sets, pick counting and a clock that moves only when told to.
+package pickertest
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weftmesh/weft/resilience"
+)
+
+// Endpoints returns n distinct endpoints on loopback addresses.
+func Endpoints(n int) []*resilience.Endpoint {
+	eps := make([]*resilience.Endpoint, n)
+	for i := range eps {
+		eps[i] = &resilience.Endpoint{
+			Addr: fmt.Sprintf("127.0.0.1:%d", 20000+i),
+			Node: fmt.Sprintf("node-%d", i),
+		}
+	}
+	return eps
+}
+
+// MarkDown takes e out of picking for longer than any test runs.
+func MarkDown(e *resilience.Endpoint) { e.MarkDown(time.Now().Add(time.Hour)) }
+
+// IndexOf returns the position of e in eps, or -1.
+func IndexOf(eps []*resilience.Endpoint, e *resilience.Endpoint) int {
+	for i, x := range eps {
+		if x == e {
+			return i
+		}
+	}
+	return -1
+}
+
+// MustPick picks once and fails the test on error or on an endpoint that
+// is not in eps.
+func MustPick(t testing.TB, p resilience.Picker, eps []*resilience.Endpoint, info resilience.PickInfo) *resilience.Endpoint {
+	t.Helper()
+	e, err := p.Pick(info)
+	if err != nil {
+		t.Fatalf("Pick: %v", err)
+	}
+	if IndexOf(eps, e) < 0 {
+		t.Fatalf("Pick returned %v, not in the set", e)
+	}
+	return e
+}
+
+// Counts picks the given number of times and returns how often each
+// endpoint of eps was chosen.
+func Counts(t testing.TB, p resilience.Picker, eps []*resilience.Endpoint, info resilience.PickInfo, picks int) []int {
+	t.Helper()
+	c := make([]int, len(eps))
+	for range picks {
+		c[IndexOf(eps, MustPick(t, p, eps, info))]++
+	}
+	return c
+}
+
+// SetInFlight starts n requests on e; the test ends them through cleanup.
+func SetInFlight(t testing.TB, e *resilience.Endpoint, n int) {
+	t.Helper()
+	for range n {
+		e.Begin()
+	}
+	t.Cleanup(func() {
+		for range n {
+			e.End()
+		}
+	})
+}
+
+// Share returns c[i] as a fraction of the sum of c.
+func Share(c []int, i int) float64 {
+	total := 0
+	for _, x := range c {
+		total += x
+	}
+	return float64(c[i]) / float64(total)
+}
+
+// Clock is a clock that moves only when told to.
+type Clock struct{ now atomic.Int64 }
+
+// NewClock returns a clock reading t.
+func NewClock(t time.Time) *Clock {
+	c := &Clock{}
+	c.now.Store(t.UnixNano())
+	return c
+}
+
+// Now returns the clock's time; it may be used as BuildOptions.Now.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.now.Load()) }
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) { c.now.Store(t.UnixNano()) }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.now.Add(int64(d)) }
