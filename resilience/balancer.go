@@ -1,11 +1,12 @@
 package resilience
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/weftmesh/weft/internal/fielderr"
 )
 
 // BalancerConfig is the `loadBalancer` family of keys of a destination: the
@@ -74,80 +75,42 @@ const MaxSlowStart = time.Hour
 // underscore.
 var balancerNames = []string{"round_robin", "least_request", "peak_ewma", "ring_hash", "random"}
 
-// FieldError is one problem found by [BalancerConfig.Validate]. Key is the
-// dotted path of the key as written in the policy, relative to the
-// destination (`loadBalancer`, `slowStart.window`); Msg says what is wrong
-// and what to write instead.
-type FieldError struct {
-	Key string
-	Msg string
-}
-
-// Error returns "resilience: Key: Msg".
-func (e FieldError) Error() string { return "resilience: " + e.Key + ": " + e.Msg }
-
-// FieldErrors lists every problem found by [BalancerConfig.Validate], in
-// the order of the struct's fields. Validate returns either nil or a
-// non-empty FieldErrors; retrieve it with errors.As.
-type FieldErrors []FieldError
-
-// Error returns the problems, one per line.
-func (es FieldErrors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap returns the problems as a list, for errors.Is and errors.As.
-func (es FieldErrors) Unwrap() []error {
-	errs := make([]error, len(es))
-	for i, e := range es {
-		errs[i] = e
-	}
-	return errs
-}
-
-func (es *FieldErrors) add(key, format string, args ...any) {
-	*es = append(*es, FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
-}
-
 // Validate checks every field of c, zero fields standing for their
-// defaults, and returns nil or a [FieldErrors] with one entry per problem.
+// defaults, and returns nil or an error listing every problem, one per
+// line, in the order of the struct's fields. Its Unwrap() []error method
+// returns the problems one by one, each printed as
+// "resilience: <key>: <problem>" with the key as written in the policy,
+// relative to the destination (`loadBalancer`, `slowStart.window`).
 func (c BalancerConfig) Validate() error {
-	var es FieldErrors
+	var es fielderr.List
 	if c.Name != "" && !slices.Contains(balancerNames, c.Name) {
-		es.add("loadBalancer", "unknown balancer %q; use one of %s", c.Name, strings.Join(balancerNames, ", "))
+		es.Add("loadBalancer", "unknown balancer %q; use one of %s", c.Name, strings.Join(balancerNames, ", "))
 	}
 
 	h := c.HashKey
 	switch {
 	case c.Name != "ring_hash" && (h.Header != "" || h.Cookie != ""):
-		es.add("hashKey", "only ring_hash uses a hash key; remove it or set loadBalancer: ring_hash")
+		es.Add("hashKey", "only ring_hash uses a hash key; remove it or set loadBalancer: ring_hash")
 	case c.Name == "ring_hash" && h.Header == "" && h.Cookie == "":
-		es.add("hashKey", "ring_hash needs a key; set hashKey.header or hashKey.cookie")
+		es.Add("hashKey", "ring_hash needs a key; set hashKey.header or hashKey.cookie")
 	case h.Header != "" && h.Cookie != "":
-		es.add("hashKey", "set hashKey.header or hashKey.cookie, not both")
+		es.Add("hashKey", "set hashKey.header or hashKey.cookie, not both")
 	}
 	if h.Header != "" && !isToken(h.Header) {
-		es.add("hashKey.header", "%q is not a valid header name", h.Header)
+		es.Add("hashKey.header", "%q is not a valid header name", h.Header)
 	}
 	if h.Cookie != "" && !isToken(h.Cookie) {
-		es.add("hashKey.cookie", "%q is not a valid cookie name", h.Cookie)
+		es.Add("hashKey.cookie", "%q is not a valid cookie name", h.Cookie)
 	}
 
 	if w := c.SlowStart.Window; w < 0 || w > MaxSlowStart {
-		es.add("slowStart.window", "must be between 0s and %v, got %v", MaxSlowStart, w)
+		es.Add("slowStart.window", "must be between 0s and %v, got %v", MaxSlowStart, w)
 	}
 
 	if m := c.ZoneAware.MinHealthy; math.IsNaN(m) || m < 0 || m > 1 {
-		es.add("zoneAware.minHealthy", "must be between 0 and 1, got %v", m)
+		es.Add("zoneAware.minHealthy", "must be between 0 and 1, got %v", m)
 	}
-	if len(es) == 0 {
-		return nil
-	}
-	return es
+	return es.From("resilience").Err()
 }
 
 // isToken reports whether s is an RFC 9110 token, the syntax of header and

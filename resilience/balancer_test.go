@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/fielderr"
 	"github.com/weftmesh/weft/resilience"
 )
 
@@ -47,9 +48,9 @@ func TestBalancerConfigValidate(t *testing.T) {
 				}
 				return
 			}
-			var fe resilience.FieldErrors
+			var fe fielderr.List
 			if !errors.As(err, &fe) {
-				t.Fatalf("Validate = %v, want FieldErrors", err)
+				t.Fatalf("Validate = %v, want a fielderr.List", err)
 			}
 			if len(fe) != len(tt.want) {
 				t.Fatalf("Validate found %d problems, want %d: %v", len(fe), len(tt.want), err)
@@ -62,9 +63,9 @@ func TestBalancerConfigValidate(t *testing.T) {
 					t.Errorf("problem %d: Error() = %q, want the package prefix", i, fe[i].Error())
 				}
 			}
-			var one resilience.FieldError
-			if !errors.As(err, &one) || one != fe[0] {
-				t.Errorf("errors.As(FieldError) = %v, want the first problem", one)
+			var one *fielderr.Error
+			if !errors.As(err, &one) || *one != *fe[0] {
+				t.Errorf("errors.As(*fielderr.Error) = %v, want the first problem", one)
 			}
 			if lines := strings.Count(err.Error(), "\n") + 1; lines != len(fe) {
 				t.Errorf("Error() has %d lines, want %d", lines, len(fe))
@@ -93,9 +94,9 @@ func FuzzBalancerConfigValidate(f *testing.F) {
 			ZoneAware: resilience.ZoneAware{Enabled: true, MinHealthy: minHealthy},
 		}
 		err := cfg.Validate()
-		var fe resilience.FieldErrors
+		var fe fielderr.List
 		if err != nil && !errors.As(err, &fe) {
-			t.Fatalf("Validate = %v, not FieldErrors", err)
+			t.Fatalf("Validate = %v, not a fielderr.List", err)
 		}
 		keys := map[string]bool{}
 		for _, e := range fe {

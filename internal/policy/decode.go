@@ -105,10 +105,7 @@ func (d *decoder) validate(n *yaml.Node, val validator, path string) {
 	if err == nil {
 		return
 	}
-	errs := []error{err}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	}
+	errs := flatten(err)
 	parent := path
 	if i := strings.LastIndexByte(path, '.'); i >= 0 {
 		parent = path[:i]
@@ -118,6 +115,20 @@ func (d *decoder) validate(n *yaml.Node, val validator, path string) {
 	for _, e := range errs {
 		d.positioned(n, path, parent, e.Error())
 	}
+}
+
+// flatten lists the single problems inside err, unwrapping joined errors
+// at every level.
+func flatten(err error) []error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range joined.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
 }
 
 func (d *decoder) positioned(n *yaml.Node, path, parent, msg string) {

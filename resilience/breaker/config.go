@@ -1,9 +1,10 @@
 package breaker
 
 import (
-	"errors"
 	"math"
 	"time"
+
+	"github.com/weftmesh/weft/internal/fielderr"
 )
 
 // Config tunes the breakers of one destination service. It is the
@@ -83,36 +84,21 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// FieldError is one problem with one key of a [Config].
-type FieldError struct {
-	// Key is the dotted policy key, starting at "circuitBreaker", for
-	// example "circuitBreaker.openFor". The policy reader prefixes it with
-	// the place of the mapping in the file.
-	Key string
-	// Msg says what is wrong and what is allowed.
-	Msg string
-}
-
-// Error returns "Key: Msg".
-func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
-
 // Validate reports every problem with c. It returns nil for a valid Config,
-// or an error joining one *[FieldError] per problem, made with
-// [errors.Join]: its Unwrap() []error method lists them. Zero fields are
-// valid (they take their defaults).
+// or an error listing every problem, one per line; its Unwrap() []error
+// method returns them one by one, each printed as "<key>: <problem>" with
+// the key starting at "circuitBreaker" ("circuitBreaker.openFor"). Zero
+// fields are valid (they take their defaults).
 func (c Config) Validate() error {
-	var errs []error
-	add := func(key, msg string) {
-		errs = append(errs, &FieldError{Key: "circuitBreaker." + key, Msg: msg})
-	}
+	var es fielderr.List
 	if math.IsNaN(c.FailureRatio) || c.FailureRatio < 0 || c.FailureRatio >= 1 {
-		add("failureRatio", "must be at least 0 and less than 1 (0 turns the ratio off)")
+		es.Add("failureRatio", "must be at least 0 and less than 1 (0 turns the ratio off)")
 	}
 	if c.Window < 0 {
-		add("window", "must not be negative")
+		es.Add("window", "must not be negative")
 	}
 	if c.OpenFor < 0 {
-		add("openFor", "must not be negative")
+		es.Add("openFor", "must not be negative")
 	}
-	return errors.Join(errs...)
+	return es.Prefix("circuitBreaker").Err()
 }

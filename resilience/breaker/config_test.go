@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/weftmesh/weft/internal/fielderr"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -46,9 +48,9 @@ func TestValidate(t *testing.T) {
 			var got []string
 			if err != nil {
 				for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-					var fe *FieldError
+					var fe *fielderr.Error
 					if !errors.As(e, &fe) {
-						t.Fatalf("not a *FieldError: %v", e)
+						t.Fatalf("not a *fielderr.Error: %v", e)
 					}
 					if fe.Error() != fe.Key+": "+fe.Msg {
 						t.Fatalf("Error() = %q", fe.Error())

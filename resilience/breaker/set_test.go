@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/fielderr"
 	"github.com/weftmesh/weft/resilience"
 )
 
@@ -416,7 +417,7 @@ func TestConcurrentUse(t *testing.T) {
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
 	_, err := New(Config{FailureRatio: 2}, nil)
-	var fe *FieldError
+	var fe *fielderr.Error
 	if !errors.As(err, &fe) || fe.Key != "circuitBreaker.failureRatio" {
 		t.Fatalf("New with failureRatio 2: err = %v", err)
 	}

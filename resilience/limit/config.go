@@ -1,10 +1,10 @@
 package limit
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"time"
+
+	"github.com/weftmesh/weft/internal/fielderr"
 )
 
 // Config says what a service instance accepts. The policy file decodes into
@@ -145,17 +145,6 @@ func (b *Bucket) burst() int {
 	return int(math.Max(1, math.Ceil(b.RPS)))
 }
 
-// FieldError is one problem of a [Config]. Key is the dotted path of the
-// offending key relative to the Config, such as "rateLimit.perCaller.rps";
-// the policy package prefixes it with the path of the inbound mapping.
-type FieldError struct {
-	Key string
-	Msg string
-}
-
-// Error returns "key: msg".
-func (e FieldError) Error() string { return e.Key + ": " + e.Msg }
-
 // maxLimitValue bounds every concurrency number, far above what any single
 // process serves, so that arithmetic on limits cannot overflow.
 const maxLimitValue = 1 << 24
@@ -163,48 +152,52 @@ const maxLimitValue = 1 << 24
 // maxRPS bounds a bucket's rate: above it a bucket limits nothing.
 const maxRPS = 1e9
 
-// Validate checks c and returns every problem found, or nil. The result is
-// a joined error (see [errors.Join]) whose parts are [FieldError] values,
-// one per problem, in the order of the fields; use [FieldErrors] to get them as a slice.
+// Validate checks c and returns every problem found, or nil. The result
+// lists the problems one per line, in the order of the fields; its
+// Unwrap() []error method returns them one by one, each printed as
+// "<key>: <problem>" with the key relative to the Config
+// ("rateLimit.perCaller.rps"); the policy package prefixes it with the path
+// of the inbound mapping.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(key, format string, args ...any) {
-		errs = append(errs, FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
+	var es fielderr.List
 	if r := c.RateLimit; r != nil {
 		if r.PerCaller == nil && r.Total == nil {
-			add("rateLimit", "set perCaller, total or both, or remove rateLimit")
+			es.Add("rateLimit", "set perCaller, total or both, or remove rateLimit")
 		}
-		validateBucket("rateLimit.perCaller", r.PerCaller, add)
-		validateBucket("rateLimit.total", r.Total, add)
+		es = append(es, validateBucket(r.PerCaller).Prefix("rateLimit.perCaller")...)
+		es = append(es, validateBucket(r.Total).Prefix("rateLimit.total")...)
 	}
 	if c.MaxConcurrent < 0 || c.MaxConcurrent > maxLimitValue {
-		add("maxConcurrent", "must be between 0 (unlimited) and %d, got %d", maxLimitValue, c.MaxConcurrent)
+		es.Add("maxConcurrent", "must be between 0 (unlimited) and %d, got %d", maxLimitValue, c.MaxConcurrent)
 	}
 	if a := c.AdaptiveConcurrency; a != nil {
-		validateAdaptive(*a, add)
+		es = append(es, validateAdaptive(*a).Prefix("adaptiveConcurrency")...)
 	}
-	return errors.Join(errs...)
+	return es.Err()
 }
 
-func validateBucket(key string, b *Bucket, add func(key, format string, args ...any)) {
+// validateBucket returns the problems of b, keyed relative to b.
+func validateBucket(b *Bucket) fielderr.List {
 	if b == nil {
-		return
+		return nil
 	}
+	var es fielderr.List
 	if !(b.RPS > 0 && b.RPS <= maxRPS) { // also rejects NaN
-		add(key+".rps", "must be greater than 0 and at most %g requests per second, got %g", float64(maxRPS), b.RPS)
+		es.Add("rps", "must be greater than 0 and at most %g requests per second, got %g", float64(maxRPS), b.RPS)
 	}
 	if b.Burst < 0 || b.Burst > maxLimitValue {
-		add(key+".burst", "must be between 0 (the rps rounded up) and %d, got %d", maxLimitValue, b.Burst)
+		es.Add("burst", "must be between 0 (the rps rounded up) and %d, got %d", maxLimitValue, b.Burst)
 	}
+	return es
 }
 
-func validateAdaptive(a AdaptiveConfig, add func(key, format string, args ...any)) {
-	const p = "adaptiveConcurrency."
+// validateAdaptive returns the problems of a, keyed relative to a.
+func validateAdaptive(a AdaptiveConfig) fielderr.List {
+	var es fielderr.List
 	switch a.Algorithm {
 	case "", Gradient, AIMD:
 	default:
-		add(p+"algorithm", "must be %q or %q, got %q", Gradient, AIMD, a.Algorithm)
+		es.Add("algorithm", "must be %q or %q, got %q", Gradient, AIMD, a.Algorithm)
 	}
 	bad := false
 	for _, f := range []struct {
@@ -212,54 +205,32 @@ func validateAdaptive(a AdaptiveConfig, add func(key, format string, args ...any
 		v   int
 	}{{"initialLimit", a.InitialLimit}, {"minLimit", a.MinLimit}, {"maxLimit", a.MaxLimit}} {
 		if f.v < 0 || f.v > maxLimitValue {
-			add(p+f.key, "must be between 0 (the default) and %d, got %d", maxLimitValue, f.v)
+			es.Add(f.key, "must be between 0 (the default) and %d, got %d", maxLimitValue, f.v)
 			bad = true
 		}
 	}
 	if !bad {
 		d := a.withDefaults()
 		if d.MinLimit > d.MaxLimit {
-			add(p+"minLimit", "must not exceed maxLimit (%d), got %d", d.MaxLimit, d.MinLimit)
+			es.Add("minLimit", "must not exceed maxLimit (%d), got %d", d.MaxLimit, d.MinLimit)
 		} else if d.InitialLimit < d.MinLimit || d.InitialLimit > d.MaxLimit {
-			add(p+"initialLimit", "must be between minLimit (%d) and maxLimit (%d), got %d", d.MinLimit, d.MaxLimit, d.InitialLimit)
+			es.Add("initialLimit", "must be between minLimit (%d) and maxLimit (%d), got %d", d.MinLimit, d.MaxLimit, d.InitialLimit)
 		}
 	}
 	if a.Window < 0 {
-		add(p+"window", "must not be negative, got %s", a.Window)
+		es.Add("window", "must not be negative, got %s", a.Window)
 	}
 	if a.ProbeInterval < 0 {
-		add(p+"probeInterval", "must not be negative, got %s", a.ProbeInterval)
+		es.Add("probeInterval", "must not be negative, got %s", a.ProbeInterval)
 	} else if a.ProbeInterval > 0 && a.Algorithm == AIMD {
-		add(p+"probeInterval", "is used by algorithm %q only; remove it", Gradient)
+		es.Add("probeInterval", "is used by algorithm %q only; remove it", Gradient)
 	} else if a.ProbeInterval > 0 && a.Window > 0 && a.ProbeInterval < a.Window {
-		add(p+"probeInterval", "must be at least the window (%s), got %s", a.Window, a.ProbeInterval)
+		es.Add("probeInterval", "must be at least the window (%s), got %s", a.Window, a.ProbeInterval)
 	}
 	if a.LatencyTarget < 0 {
-		add(p+"latencyTarget", "must not be negative, got %s", a.LatencyTarget)
+		es.Add("latencyTarget", "must not be negative, got %s", a.LatencyTarget)
 	} else if a.LatencyTarget > 0 && a.Algorithm != AIMD {
-		add(p+"latencyTarget", "is used by algorithm %q only; remove it or set algorithm: %s", AIMD, AIMD)
+		es.Add("latencyTarget", "is used by algorithm %q only; remove it or set algorithm: %s", AIMD, AIMD)
 	}
-}
-
-// FieldErrors returns the [FieldError] values joined in err, as returned
-// by [Config.Validate], or nil when err holds none.
-func FieldErrors(err error) []FieldError {
-	if err == nil {
-		return nil
-	}
-	var out []FieldError
-	var walk func(error)
-	walk = func(e error) {
-		if fe, ok := e.(FieldError); ok {
-			out = append(out, fe)
-			return
-		}
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-		}
-	}
-	walk(err)
-	return out
+	return es
 }

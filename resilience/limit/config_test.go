@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weftmesh/weft/internal/fielderr"
 )
 
 func TestValidate(t *testing.T) {
@@ -46,7 +48,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
 			var keys []string
-			for _, fe := range FieldErrors(err) {
+			for _, fe := range problems(err) {
 				keys = append(keys, fe.Key)
 				if fe.Msg == "" {
 					t.Errorf("empty message for %s", fe.Key)
@@ -59,21 +61,32 @@ func TestValidate(t *testing.T) {
 			if (nerr == nil) != (tc.keys == nil) {
 				t.Fatalf("New error %v, Validate error %v", nerr, err)
 			}
-			if nerr != nil && (!strings.HasPrefix(nerr.Error(), "limit: ") || !errors.Is(nerr, err.(interface{ Unwrap() []error }).Unwrap()[0])) {
+			var first *fielderr.Error
+			if nerr != nil && (!strings.HasPrefix(nerr.Error(), "limit: ") || !errors.As(nerr, &first) || *first != *problems(err)[0]) {
 				t.Fatalf("New error %q does not wrap Validate's", nerr)
 			}
 		})
 	}
 }
 
-func TestFieldErrorMessage(t *testing.T) {
+// problems returns the problems listed in err, or nil when err is nil.
+func problems(err error) fielderr.List {
+	var es fielderr.List
+	errors.As(err, &es)
+	return es
+}
+
+func TestValidateMessage(t *testing.T) {
 	err := Config{MaxConcurrent: -3}.Validate()
 	want := "maxConcurrent: must be between 0 (unlimited) and 16777216, got -3"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %q", err, want)
 	}
-	if FieldErrors(nil) != nil {
-		t.Fatal("FieldErrors(nil) is not nil")
+	err = Config{RateLimit: &RateLimit{Total: &Bucket{RPS: -1}}}.Validate()
+	want = "rateLimit.total.rps: must be greater than 0 and at most 1e+09 requests per second, got -1"
+	var fe *fielderr.Error
+	if err == nil || err.Error() != want || !errors.As(err, &fe) || fe.Key != "rateLimit.total.rps" {
+		t.Fatalf("got %v (first problem %+v), want %q", err, fe, want)
 	}
 }
 

@@ -60,10 +60,12 @@ func ExampleConfig_Validate() {
 		MaxConcurrent:       -1,
 		AdaptiveConcurrency: &limit.AdaptiveConfig{Algorithm: "vegas"},
 	}.Validate()
-	for _, fe := range limit.FieldErrors(err) {
-		fmt.Println(fe.Key)
+	if list, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, problem := range list.Unwrap() {
+			fmt.Println(problem)
+		}
 	}
 	// Output:
-	// maxConcurrent
-	// adaptiveConcurrency.algorithm
+	// maxConcurrent: must be between 0 (unlimited) and 16777216, got -1
+	// adaptiveConcurrency.algorithm: must be "gradient" or "aimd", got "vegas"
 }

@@ -31,13 +31,13 @@ func FuzzConfig(f *testing.F) {
 		}
 		err := cfg.Validate()
 		if err != nil {
-			fes := FieldErrors(err)
+			fes := problems(err)
 			if len(fes) == 0 {
-				t.Fatalf("Validate error without FieldErrors: %v", err)
+				t.Fatalf("Validate error without keyed problems: %v", err)
 			}
 			for _, fe := range fes {
 				if fe.Key == "" || fe.Msg == "" || strings.Contains(fe.Key, " ") {
-					t.Fatalf("malformed FieldError %#v", fe)
+					t.Fatalf("malformed problem %#v", *fe)
 				}
 			}
 			if _, nerr := New(cfg); nerr == nil {

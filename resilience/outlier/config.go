@@ -1,9 +1,9 @@
 package outlier
 
 import (
-	"errors"
-	"fmt"
 	"time"
+
+	"github.com/weftmesh/weft/internal/fielderr"
 )
 
 // Config tunes the outlier detection of one destination service. It is the
@@ -65,41 +65,26 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// FieldError is one problem with one key of a [Config].
-type FieldError struct {
-	// Key is the dotted policy key, starting at "outlierDetection", for
-	// example "outlierDetection.ejectFor". The policy reader prefixes it
-	// with the place of the mapping in the file.
-	Key string
-	// Msg says what is wrong and what is allowed.
-	Msg string
-}
-
-// Error returns "Key: Msg".
-func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
-
 // Validate reports every problem with c. It returns nil for a valid Config,
-// or an error joining one *[FieldError] per problem, made with
-// [errors.Join]: its Unwrap() []error method lists them. Zero fields are
-// valid (they take their defaults).
+// or an error listing every problem, one per line; its Unwrap() []error
+// method returns them one by one, each printed as "<key>: <problem>" with
+// the key starting at "outlierDetection" ("outlierDetection.ejectFor").
+// Zero fields are valid (they take their defaults).
 func (c Config) Validate() error {
-	var errs []error
-	add := func(key, msg string) {
-		errs = append(errs, &FieldError{Key: "outlierDetection." + key, Msg: msg})
-	}
+	var es fielderr.List
 	if c.ConsecutiveErrors < 0 {
-		add("consecutiveErrors", "must not be negative")
+		es.Add("consecutiveErrors", "must not be negative")
 	}
 	if c.EjectFor < 0 {
-		add("ejectFor", "must not be negative")
+		es.Add("ejectFor", "must not be negative")
 	}
 	if c.MaxEjectedPercent < 0 || c.MaxEjectedPercent > 100 {
-		add("maxEjectedPercent", "must be between 0 and 100")
+		es.Add("maxEjectedPercent", "must be between 0 and 100")
 	}
 	if c.MaxEjectFor < 0 {
-		add("maxEjectFor", "must not be negative")
+		es.Add("maxEjectFor", "must not be negative")
 	} else if d := c.withDefaults(); d.MaxEjectFor < d.EjectFor {
-		add("maxEjectFor", fmt.Sprintf("must be at least ejectFor (%s)", d.EjectFor))
+		es.Add("maxEjectFor", "must be at least ejectFor (%s)", d.EjectFor)
 	}
-	return errors.Join(errs...)
+	return es.Prefix("outlierDetection").Err()
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/weftmesh/weft/internal/fielderr"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -38,9 +40,9 @@ func TestValidate(t *testing.T) {
 			var got []string
 			if err != nil {
 				for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-					var fe *FieldError
+					var fe *fielderr.Error
 					if !errors.As(e, &fe) {
-						t.Fatalf("not a *FieldError: %v", e)
+						t.Fatalf("not a *fielderr.Error: %v", e)
 					}
 					got = append(got, fe.Key)
 				}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/fielderr"
 	"github.com/weftmesh/weft/resilience"
 )
 
@@ -282,7 +283,7 @@ func TestNew(t *testing.T) {
 	if !d.Ejected("127.0.0.1:1") {
 		t.Fatal("not ejected on the wall clock")
 	}
-	var fe *FieldError
+	var fe *fielderr.Error
 	if err := (Config{ConsecutiveErrors: -1}).Validate(); !errors.As(err, &fe) || fe.Key != "outlierDetection.consecutiveErrors" {
 		t.Fatalf("Validate = %v", err)
 	}

@@ -8,18 +8,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/fielderr"
 	"github.com/weftmesh/weft/resilience/retry"
 )
 
-// keys returns the keys of the FieldErrors in err, or nil if err is nil.
+// keys returns the keys of the problems listed in err, or nil if err is nil.
 func keys(t *testing.T, err error) []string {
 	t.Helper()
 	if err == nil {
 		return nil
 	}
-	var fe retry.FieldErrors
+	var fe fielderr.List
 	if !errors.As(err, &fe) {
-		t.Fatalf("error %v is not a FieldErrors", err)
+		t.Fatalf("error %v is not a fielderr.List", err)
 	}
 	var ks []string
 	for _, e := range fe {
@@ -70,9 +71,9 @@ func TestConfigValidateMessage(t *testing.T) {
 	if got, want := err.Error(), "retry: retries.attempts: must be between 1 and 10, got 11"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	var fe retry.FieldError
-	if !errors.As(err, &fe) || fe.Key != "retries.attempts" {
-		t.Errorf("errors.As(err, *FieldError) = %+v", fe)
+	var fe *fielderr.Error
+	if !errors.As(err, &fe) || fe.Key != "retries.attempts" || fe.Pkg != "retry" {
+		t.Errorf("errors.As(err, *fielderr.Error) = %+v", fe)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/fielderr"
 	"github.com/weftmesh/weft/transport/route"
 )
 
@@ -101,9 +102,9 @@ func FuzzMatch(f *testing.F) {
 		var routes []route.Route
 		for _, c := range candidates {
 			if err := (route.Config{Routes: []route.Route{c}}).Validate(); err != nil {
-				var fes route.FieldErrors
+				var fes fielderr.List
 				if !errors.As(err, &fes) || len(fes) == 0 {
-					t.Fatalf("Validate returned %T %v, want FieldErrors", err, err)
+					t.Fatalf("Validate returned %T %v, want a fielderr.List", err, err)
 				}
 				continue
 			}
@@ -156,9 +157,9 @@ func FuzzCompile(f *testing.F) {
 			t.Fatalf("Validate = %v but Compile = %v", verr, err)
 		}
 		if err != nil {
-			var fes route.FieldErrors
+			var fes fielderr.List
 			if !errors.As(err, &fes) || len(fes) == 0 {
-				t.Fatalf("Compile returned %T %v, want FieldErrors", err, err)
+				t.Fatalf("Compile returned %T %v, want a fielderr.List", err, err)
 			}
 			for _, fe := range fes {
 				if fe.Msg == "" || !(strings.HasPrefix(fe.Key, "subsets") || strings.HasPrefix(fe.Key, "routes[0]")) {

@@ -21,8 +21,8 @@ type Table struct {
 }
 
 // Compile validates subsets and routes as [Config.Validate] does and
-// returns their compiled table, or nil and a [FieldErrors] listing every
-// problem. Compile copies what it keeps: the caller may change or reuse
+// returns their compiled table, or nil and the error [Config.Validate]
+// returns, listing every problem. Compile copies what it keeps: the caller may change or reuse
 // its arguments afterwards. It is meant for rebuild time (it allocates), may
 // be called from any goroutine and does not block.
 func Compile(subsets map[string]Subset, routes []Route) (*Table, error) {

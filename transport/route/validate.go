@@ -1,12 +1,13 @@
 package route
 
 import (
-	"fmt"
 	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/weftmesh/weft/internal/fielderr"
 )
 
 // Limits on the values a Config may hold.
@@ -19,14 +20,18 @@ const (
 	percentHint = "must be a number from 0 to 100"
 )
 
-// Validate checks c completely and returns nil or a [FieldErrors] listing
-// every problem, each with the key it concerns. A Config that validates
-// compiles. Validate does not modify c and is safe for concurrent use.
+// Validate checks c completely and returns nil or an error listing every
+// problem, one per line: subsets first in name order, then routes in
+// order. Its Unwrap() []error method returns the problems one by one, each
+// printed as "route: <key>: <problem>" with the key relative to the
+// service's section of the policy ("subsets.v1.labels", "routes[1].to").
+// A Config that validates compiles. Validate does not modify c and is safe
+// for concurrent use.
 func (c Config) Validate() error {
-	return validate(c.Subsets, c.Routes).asError()
+	return validate(c.Subsets, c.Routes).Err()
 }
 
-func validate(subsets map[string]Subset, routes []Route) FieldErrors {
+func validate(subsets map[string]Subset, routes []Route) fielderr.List {
 	v := &validator{subsets: subsets, defined: sortedKeys(subsets)}
 	for _, name := range v.defined {
 		v.subset(name, subsets[name])
@@ -35,27 +40,23 @@ func validate(subsets map[string]Subset, routes []Route) FieldErrors {
 	for i, r := range routes {
 		v.route(i, r, names)
 	}
-	return v.errs
+	return v.errs.From("route")
 }
 
 type validator struct {
 	subsets map[string]Subset
 	defined []string // subset names, sorted, for messages
-	errs    FieldErrors
-}
-
-func (v *validator) addf(key, format string, args ...any) {
-	v.errs = append(v.errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	errs    fielderr.List
 }
 
 func (v *validator) subset(name string, s Subset) {
 	key := "subsets." + name
 	if !validName(name) {
-		v.addf("subsets", "invalid subset name %q; use 1 to %d letters, digits, '-', '_' or '.'", name, maxNameLen)
+		v.errs.Add("subsets", "invalid subset name %q; use 1 to %d letters, digits, '-', '_' or '.'", name, maxNameLen)
 	}
 	for _, l := range sortedKeys(s.Labels) {
 		if l == "" {
-			v.addf(key+".labels", "a label name is empty; write the label's name before the colon")
+			v.errs.Add(key+".labels", "a label name is empty; write the label's name before the colon")
 		}
 	}
 }
@@ -64,9 +65,9 @@ func (v *validator) route(i int, r Route, names map[string]int) {
 	key := "routes[" + strconv.Itoa(i) + "]"
 	if r.Name != "" {
 		if !validName(r.Name) {
-			v.addf(key+".name", "invalid route name %q; use 1 to %d letters, digits, '-', '_' or '.'", r.Name, maxNameLen)
+			v.errs.Add(key+".name", "invalid route name %q; use 1 to %d letters, digits, '-', '_' or '.'", r.Name, maxNameLen)
 		} else if first, dup := names[r.Name]; dup {
-			v.addf(key+".name", "duplicate route name %q, also the name of routes[%d]; route names must be unique", r.Name, first)
+			v.errs.Add(key+".name", "duplicate route name %q, also the name of routes[%d]; route names must be unique", r.Name, first)
 		} else {
 			names[r.Name] = i
 		}
@@ -74,14 +75,14 @@ func (v *validator) route(i int, r Route, names map[string]int) {
 	v.match(key+".match", r.Match)
 	v.to(key+".to", r.To)
 	if r.Timeout < 0 {
-		v.addf(key+".timeout", "must not be negative; leave it out to use the service's timeout")
+		v.errs.Add(key+".timeout", "must not be negative; leave it out to use the service's timeout")
 	}
 	if r.Fault != nil {
 		v.fault(key+".fault", r.Fault)
 	}
 	if r.Mirror != nil {
 		if r.Mirror.Subset == "" {
-			v.addf(key+".mirror.subset", "must name the subset that receives the copies")
+			v.errs.Add(key+".mirror.subset", "must name the subset that receives the copies")
 		} else {
 			v.subsetRef(key+".mirror.subset", r.Mirror.Subset)
 		}
@@ -91,13 +92,13 @@ func (v *validator) route(i int, r Route, names map[string]int) {
 
 func (v *validator) match(key string, m Match) {
 	if m.Path != "" && m.PathPrefix != "" {
-		v.addf(key, "set path or pathPrefix, not both")
+		v.errs.Add(key, "set path or pathPrefix, not both")
 	}
 	if m.Path != "" && m.Path[0] != '/' {
-		v.addf(key+".path", "%q does not start with '/'; write it like /charge", m.Path)
+		v.errs.Add(key+".path", "%q does not start with '/'; write it like /charge", m.Path)
 	}
 	if m.PathPrefix != "" && m.PathPrefix[0] != '/' {
-		v.addf(key+".pathPrefix", "%q does not start with '/'; write it like /api/", m.PathPrefix)
+		v.errs.Add(key+".pathPrefix", "%q does not start with '/'; write it like /api/", m.PathPrefix)
 	}
 	for j, method := range m.Methods {
 		if methodBit(method) != 0 && method != "" {
@@ -105,30 +106,30 @@ func (v *validator) match(key string, m Match) {
 		}
 		mkey := key + ".methods[" + strconv.Itoa(j) + "]"
 		if up := strings.ToUpper(method); up != method && methodBit(up) != 0 && up != "" {
-			v.addf(mkey, "unknown method %q; methods are upper case: write %q", method, up)
+			v.errs.Add(mkey, "unknown method %q; methods are upper case: write %q", method, up)
 			continue
 		}
-		v.addf(mkey, "unknown method %q; write one of %s", method, strings.Join(knownMethods[:], ", "))
+		v.errs.Add(mkey, "unknown method %q; write one of %s", method, strings.Join(knownMethods[:], ", "))
 	}
 	seen := make(map[string]string, len(m.Headers))
 	for _, name := range sortedKeys(m.Headers) {
 		hkey := key + ".headers." + name
 		if !validHeaderName(name) {
-			v.addf(key+".headers", "%q is not a valid header name; use letters, digits and -", name)
+			v.errs.Add(key+".headers", "%q is not a valid header name; use letters, digits and -", name)
 			continue
 		}
 		canon := http.CanonicalHeaderKey(name)
 		if canon == "Host" {
-			v.addf(hkey, "the Host header cannot be matched: a route table belongs to one service")
+			v.errs.Add(hkey, "the Host header cannot be matched: a route table belongs to one service")
 			continue
 		}
 		if other, dup := seen[canon]; dup {
-			v.addf(hkey, "header %q is also listed as %q; header names are case-insensitive, keep one", name, other)
+			v.errs.Add(hkey, "header %q is also listed as %q; header names are case-insensitive, keep one", name, other)
 			continue
 		}
 		seen[canon] = name
 		if m.Headers[name] == "" {
-			v.addf(hkey, "the value must not be empty; write the exact value the header must have")
+			v.errs.Add(hkey, "the value must not be empty; write the exact value the header must have")
 		}
 	}
 }
@@ -143,13 +144,13 @@ func (v *validator) to(key string, to map[string]int) {
 		switch w := to[s]; {
 		case w < 0 || w > maxWeight:
 			outOfRange = true
-			v.addf(key+"."+s, "weight %d is out of range; use a whole number from 0 to %d", w, maxWeight)
+			v.errs.Add(key+"."+s, "weight %d is out of range; use a whole number from 0 to %d", w, maxWeight)
 		case w > 0:
 			positive = true
 		}
 	}
 	if !positive && !outOfRange {
-		v.addf(key, "every weight is 0; give a subset a positive weight, or leave to out to use every endpoint")
+		v.errs.Add(key, "every weight is 0; give a subset a positive weight, or leave to out to use every endpoint")
 	}
 }
 
@@ -159,25 +160,25 @@ func (v *validator) subsetRef(key, name string) {
 		return
 	}
 	if len(v.defined) == 0 {
-		v.addf(key, "unknown subset %q (no subsets are defined; define it under subsets)", name)
+		v.errs.Add(key, "unknown subset %q (no subsets are defined; define it under subsets)", name)
 		return
 	}
-	v.addf(key, "unknown subset %q (defined: %s)", name, strings.Join(v.defined, ", "))
+	v.errs.Add(key, "unknown subset %q (defined: %s)", name, strings.Join(v.defined, ", "))
 }
 
 func (v *validator) fault(key string, f *Fault) {
 	if f.Delay == nil && f.Abort == nil {
-		v.addf(key, "set delay, abort or both, or remove fault")
+		v.errs.Add(key, "set delay, abort or both, or remove fault")
 	}
 	if d := f.Delay; d != nil {
 		if d.Duration <= 0 {
-			v.addf(key+".delay.duration", "must be greater than zero, like 100ms")
+			v.errs.Add(key+".delay.duration", "must be greater than zero, like 100ms")
 		}
 		v.percent(key+".delay.percent", d.Percent)
 	}
 	if a := f.Abort; a != nil {
 		if a.Status < minAbort || a.Status > maxAbort {
-			v.addf(key+".abort.status", "%d is not an HTTP error status; use a status from %d to %d, like 503", a.Status, minAbort, maxAbort)
+			v.errs.Add(key+".abort.status", "%d is not an HTTP error status; use a status from %d to %d, like 503", a.Status, minAbort, maxAbort)
 		}
 		v.percent(key+".abort.percent", a.Percent)
 	}
@@ -185,7 +186,7 @@ func (v *validator) fault(key string, f *Fault) {
 
 func (v *validator) percent(key string, p float64) {
 	if math.IsNaN(p) || p < 0 || p > maxPercent {
-		v.addf(key, "%s, got %v", percentHint, p)
+		v.errs.Add(key, "%s, got %v", percentHint, p)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/fielderr"
 	"github.com/weftmesh/weft/transport/route"
 )
 
@@ -107,9 +108,9 @@ func TestValidateRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := route.Config{Subsets: tt.subsets, Routes: []route.Route{tt.route}}.Validate()
-			var fes route.FieldErrors
+			var fes fielderr.List
 			if !errors.As(err, &fes) {
-				t.Fatalf("Validate = %v, want FieldErrors", err)
+				t.Fatalf("Validate = %v, want a fielderr.List", err)
 			}
 			if len(fes) != 1 {
 				t.Fatalf("Validate reported %d problems, want 1:\n%v", len(fes), err)
@@ -141,9 +142,9 @@ route: routes[2].fault.abort.status: 700 is not an HTTP error status; use a stat
 	if err == nil || err.Error() != want {
 		t.Fatalf("Compile error:\n%v\nwant:\n%s", err, want)
 	}
-	var first *route.FieldError
-	if !errors.As(err, &first) || first.Key != "routes[1].to" {
-		t.Errorf("errors.As(*FieldError) = %+v, want the first problem", first)
+	var first *fielderr.Error
+	if !errors.As(err, &first) || first.Key != "routes[1].to" || first.Pkg != "route" {
+		t.Errorf("errors.As(*fielderr.Error) = %+v, want the first problem", first)
 	}
 }
 
