@@ -1,6 +1,8 @@
 package breaker
 
 import (
+	"github.com/weftmesh/weft/internal/clocktest"
+
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,17 +14,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fakeClock is a clock that moves only when told to.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
+func newFakeClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 }
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // waitFor polls cond until it holds or the timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
@@ -37,7 +31,7 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 }
 
 // newSet returns a Set with cfg on a fake clock, failing the test on error.
-func newSet(t testing.TB, cfg Config) (*Set, *fakeClock) {
+func newSet(t testing.TB, cfg Config) (*Set, *clocktest.Clock) {
 	t.Helper()
 	clock := newFakeClock()
 	s, err := New(cfg, clock.Now)

@@ -1,6 +1,8 @@
 package leastrequest_test
 
 import (
+	"github.com/weftmesh/weft/internal/clocktest"
+
 	"github.com/weftmesh/weft/resilience/internal/pickertest"
 
 	"testing"
@@ -12,7 +14,7 @@ import (
 
 func TestPickSlowStart(t *testing.T) {
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := pickertest.NewClock(start)
+	clock := clocktest.New(start)
 	eps := pickertest.Endpoints(2)
 	eps[0].ReadySince = start.Add(-time.Hour)
 	eps[1].ReadySince = start

@@ -1,6 +1,8 @@
 package limit
 
 import (
+	"github.com/weftmesh/weft/internal/clocktest"
+
 	"testing"
 	"time"
 )
@@ -25,7 +27,7 @@ func (b backend) latency(n int) time.Duration {
 // ones all finish after the latency their number causes. drop, if not nil,
 // says whether a request with that latency counts as dropped (timed out).
 // It returns the adaptive limit after each round.
-func simulate(l *Limiter, clk *fakeClock, clients int, b backend, span time.Duration, drop func(time.Duration) bool) []int64 {
+func simulate(l *Limiter, clk *clocktest.Clock, clients int, b backend, span time.Duration, drop func(time.Duration) bool) []int64 {
 	var limits []int64
 	tickets := make([]Ticket, 0, clients)
 	for end := clk.Now().Add(span); clk.Now().Before(end); {

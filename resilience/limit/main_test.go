@@ -1,7 +1,8 @@
 package limit
 
 import (
-	"sync"
+	"github.com/weftmesh/weft/internal/clocktest"
+
 	"testing"
 	"time"
 
@@ -12,26 +13,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fakeClock is a clock that moves only when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+func newFakeClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // waitFor polls cond until it holds or timeout passes.

@@ -1,6 +1,8 @@
 package outlier
 
 import (
+	"github.com/weftmesh/weft/internal/clocktest"
+
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -13,21 +15,13 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fakeClock is a clock that moves only when told to.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
+func newFakeClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 }
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // newDetector returns a Detector with cfg on a fake clock tracking n
 // endpoints, and their keys.
-func newDetector(t testing.TB, cfg Config, n int) (*Detector, *fakeClock, []string) {
+func newDetector(t testing.TB, cfg Config, n int) (*Detector, *clocktest.Clock, []string) {
 	t.Helper()
 	clock := newFakeClock()
 	d, err := New(cfg, clock.Now)

@@ -1,6 +1,8 @@
 package peakewma_test
 
 import (
+	"github.com/weftmesh/weft/internal/clocktest"
+
 	"github.com/weftmesh/weft/resilience/internal/pickertest"
 
 	"errors"
@@ -48,7 +50,7 @@ type behaviour struct {
 // requests each endpoint received after warmup.
 func simulate(t *testing.T, eps []*resilience.Endpoint, perTick int, duration, warmup time.Duration, behave func(i int, at time.Duration) behaviour) []int {
 	t.Helper()
-	clock := pickertest.NewClock(start)
+	clock := clocktest.New(start)
 	p := peakewma.New(resilience.BuildOptions{Now: clock.Now}).Build(eps)
 	type request struct {
 		e      *resilience.Endpoint
@@ -138,7 +140,7 @@ func TestRecoveredEndpointRegainsTraffic(t *testing.T) {
 }
 
 func TestPickCost(t *testing.T) {
-	clock := pickertest.NewClock(start)
+	clock := clocktest.New(start)
 	tests := []struct {
 		name     string
 		rtt      [2]time.Duration // 0: never observed
@@ -174,7 +176,7 @@ func TestPickCost(t *testing.T) {
 }
 
 func TestPickSlowStart(t *testing.T) {
-	clock := pickertest.NewClock(start)
+	clock := clocktest.New(start)
 	eps := pickertest.Endpoints(2)
 	eps[0].ReadySince = start.Add(-time.Hour)
 	eps[1].ReadySince = start
@@ -266,7 +268,7 @@ func TestPickConcurrent(t *testing.T) {
 }
 
 func TestPickDoesNotAllocate(t *testing.T) {
-	clock := pickertest.NewClock(start)
+	clock := clocktest.New(start)
 	for _, n := range []int{3, 100} {
 		eps := pickertest.Endpoints(n)
 		for i, e := range eps {

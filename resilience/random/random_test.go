@@ -1,6 +1,8 @@
 package random_test
 
 import (
+	"github.com/weftmesh/weft/internal/clocktest"
+
 	"github.com/weftmesh/weft/resilience/internal/pickertest"
 
 	"errors"
@@ -125,7 +127,7 @@ func TestPickFindsLastUsable(t *testing.T) {
 
 func TestPickSlowStart(t *testing.T) {
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := pickertest.NewClock(start)
+	clock := clocktest.New(start)
 	eps := pickertest.Endpoints(2)
 	eps[0].ReadySince = start.Add(-time.Hour)
 	eps[1].ReadySince = start
@@ -191,7 +193,7 @@ func TestPickConcurrent(t *testing.T) {
 
 func TestPickDoesNotAllocate(t *testing.T) {
 	start := time.Now()
-	clock := pickertest.NewClock(start)
+	clock := clocktest.New(start)
 	for _, n := range []int{3, 100} {
 		for _, ramping := range []bool{false, true} {
 			eps := pickertest.Endpoints(n)

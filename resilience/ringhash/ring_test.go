@@ -1,6 +1,8 @@
 package ringhash_test
 
 import (
+	"github.com/weftmesh/weft/internal/clocktest"
+
 	"github.com/weftmesh/weft/resilience/internal/pickertest"
 
 	"errors"
@@ -200,7 +202,7 @@ func TestPickSkipsUnusable(t *testing.T) {
 
 func TestPickSlowStart(t *testing.T) {
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := pickertest.NewClock(start)
+	clock := clocktest.New(start)
 	eps := pickertest.Endpoints(4)
 	for _, e := range eps[:3] {
 		e.ReadySince = start.Add(-time.Hour)
@@ -244,7 +246,7 @@ func TestPickSlowStart(t *testing.T) {
 
 func TestPickDoesNotAllocate(t *testing.T) {
 	start := time.Now()
-	clock := pickertest.NewClock(start)
+	clock := clocktest.New(start)
 	for _, n := range []int{3, 100} {
 		for _, ramping := range []bool{false, true} {
 			eps := pickertest.Endpoints(n)

@@ -1,6 +1,8 @@
 package roundrobin_test
 
 import (
+	"github.com/weftmesh/weft/internal/clocktest"
+
 	"github.com/weftmesh/weft/resilience/internal/pickertest"
 
 	"math"
@@ -102,7 +104,7 @@ func TestPickWeightedLargeWeights(t *testing.T) {
 
 func TestPickSlowStart(t *testing.T) {
 	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := pickertest.NewClock(start)
+	clock := clocktest.New(start)
 	eps := pickertest.Endpoints(2)
 	eps[0].ReadySince = start.Add(-time.Hour)
 	eps[1].ReadySince = start

@@ -1,10 +1,9 @@
 // Package pickertest holds what the tests of Weft's load balancers share:
-// endpoint sets, pick counting and a clock that moves only when told to.
+// endpoint sets and pick counting.
 package pickertest
 
 import (
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,22 +81,3 @@ func Share(c []int, i int) float64 {
 	}
 	return float64(c[i]) / float64(total)
 }
-
-// Clock is a clock that moves only when told to.
-type Clock struct{ now atomic.Int64 }
-
-// NewClock returns a clock reading t.
-func NewClock(t time.Time) *Clock {
-	c := &Clock{}
-	c.now.Store(t.UnixNano())
-	return c
-}
-
-// Now returns the clock's time; it may be used as BuildOptions.Now.
-func (c *Clock) Now() time.Time { return time.Unix(0, c.now.Load()) }
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) { c.now.Store(t.UnixNano()) }
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) { c.now.Add(int64(d)) }
