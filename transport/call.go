@@ -165,7 +165,7 @@ func (c *call) finish(res *tryResult) (*http.Response, error) {
 		return nil, res.err
 	}
 	c.body.release()
-	res.resp.Body = &endOnClose{ReadCloser: res.resp.Body, ep: res.ep, cancel: func() { res.cancel(); c.cancel() }}
+	res.resp.Body = &endOnClose{ReadCloser: res.resp.Body, ep: res.ep, cancelTry: res.cancel, cancelCall: c.cancel}
 	return res.resp, nil
 }
 
@@ -205,16 +205,19 @@ func (c *call) try(ctx context.Context, out *http.Request, avoid *resilience.End
 	return c.sendTo(ctx, out, ep, done)
 }
 
+// noCancel stands for the cancel function of a context that was not made.
+var noCancel context.CancelFunc = func() {}
+
 // noEndpoint is the result of a try that found no endpoint to send to:
 // final, whatever the retry policy says.
 func noEndpoint(err error) *tryResult {
-	return &tryResult{err: err, cancel: func() {}, ended: true}
+	return &tryResult{err: err, cancel: noCancel, ended: true}
 }
 
 // sendTo sends one try to ep; done, if not nil, reports its outcome to
 // ep's breaker.
 func (c *call) sendTo(ctx context.Context, out *http.Request, ep *resilience.Endpoint, done func(bool)) *tryResult {
-	tctx, tcancel := context.WithCancel(ctx)
+	tctx, tcancel := ctx, noCancel
 	if c.policy.PerTryTimeout > 0 {
 		tctx, tcancel = context.WithTimeout(ctx, c.policy.PerTryTimeout)
 	}

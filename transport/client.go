@@ -89,20 +89,22 @@ func pick(d *destination, picker resilience.Picker, info resilience.PickInfo) (*
 	return ep, nil
 }
 
-// endOnClose ends the endpoint's in-flight count and the call's timeout
-// when the caller is done with the response body.
+// endOnClose ends the endpoint's in-flight count, the try's context and
+// the call's timeout when the caller is done with the response body.
 type endOnClose struct {
 	io.ReadCloser
-	ep     *resilience.Endpoint
-	cancel context.CancelFunc
-	done   atomic.Bool
+	ep         *resilience.Endpoint
+	cancelTry  context.CancelFunc
+	cancelCall context.CancelFunc
+	done       atomic.Bool
 }
 
 func (b *endOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	if b.done.CompareAndSwap(false, true) {
 		b.ep.End()
-		b.cancel()
+		b.cancelTry()
+		b.cancelCall()
 	}
 	return err
 }
