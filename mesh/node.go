@@ -125,6 +125,13 @@ func (n *Node) applyPolicy(p *policy.Policy) error {
 	if err := policy.CheckReload(n.policy.Load(), p); err != nil {
 		return err
 	}
+	if l := inboundLimits(p, n.cfg.Service); l != nil {
+		// Checked before anything changes, so that a rejected reload
+		// leaves the old policy whole.
+		if err := l.Validate(); err != nil {
+			return fmt.Errorf("inbound limits of %s: %w", n.cfg.Service, err)
+		}
+	}
 	if err := n.router.UpdateRouting(routing(p)); err != nil {
 		return err
 	}

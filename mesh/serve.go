@@ -60,7 +60,15 @@ func (n *Node) Serve(srv *http.Server, l net.Listener) error {
 	ep := discovery.Endpoint{Protocol: transport.Protocol, Addr: n.advertised(l.Addr())}
 	err := n.members.Update(func(in *discovery.Instance) {
 		in.Endpoints = append(in.Endpoints, ep)
-		in.State = discovery.StateReady
+		// Updates are serialized, and Shutdown marks the node stopping
+		// before it announces draining: a Serve that loses that race
+		// must not announce ready after the drain.
+		n.mu.Lock()
+		stopping := n.stopping
+		n.mu.Unlock()
+		if !stopping {
+			in.State = discovery.StateReady
+		}
 	})
 	if err != nil {
 		n.forget(srv)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 )
 
@@ -137,5 +136,3 @@ func (b *streamBody) abandon() {
 	b.released = true
 	b.rc.Close()
 }
-
-func stringsReader(s string) io.Reader { return strings.NewReader(s) }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/weftmesh/weft/resilience"
@@ -35,6 +36,8 @@ type call struct {
 	policy retry.Config
 	// info carries the request's hash key to the picker.
 	info resilience.PickInfo
+	// routeIdempotent is the matched route's idempotent flag.
+	routeIdempotent bool
 	// retryable reports whether the request may be sent twice when it may
 	// have reached the server: idempotent method, idempotent route or
 	// Idempotency-Key.
@@ -64,11 +67,13 @@ func (r *Router) send(d *destination, req *http.Request) (*http.Response, error)
 		}
 	}
 	subset := rt.PickSubset(rand.Uint64())
+	route := rt.Config()
 	c := &call{
 		r: r, d: d, rt: rt, req: req, ctx: ctx, cancel: cancel,
-		picker:    d.pickerFor(subset),
-		policy:    d.state.retry,
-		retryable: retry.Idempotent(req.Method, req.Header, rt.Config().Idempotent),
+		picker:          d.pickerFor(subset),
+		policy:          d.state.retry,
+		routeIdempotent: route.Idempotent,
+		retryable:       retry.Idempotent(req.Method, req.Header, route.Idempotent),
 	}
 	if retry.NoRetry(req.Context()) {
 		c.policy.Attempts = 1
@@ -76,13 +81,13 @@ func (r *Router) send(d *destination, req *http.Request) (*http.Response, error)
 	if d.cfg.LoadBalancer == ringhash.Name {
 		c.info.Hash, c.info.HasHash = hashKey(req, d.cfg.HashKey)
 	}
-	hedge := rt.Config().Hedge
+	hedge := route.Hedge
 	hedging := hedge != nil && hedge.Enabled() && c.retryable && c.policy.Attempts > 1
 	mirror := rt.MirrorSubset(rand.Float64)
 
+	// Each try sends its own shallow copy of out with the endpoint's
+	// address in a copy of the URL.
 	c.out = req.WithContext(ctx)
-	u := *req.URL
-	c.out.URL = &u
 	if c.out.Host == "" {
 		c.out.Host = req.URL.Host
 	}
@@ -102,7 +107,12 @@ func (r *Router) send(d *destination, req *http.Request) (*http.Response, error)
 		c.out.Header.Set(retry.OwnerHeader, "1")
 	}
 	var err error
-	if c.body, err = newReplayBody(req, c.policy.Attempts > 1 || hedging || mirror != ""); err != nil {
+	// A body is buffered only when it may be sent again after it was read:
+	// a retry of a retryable request, a hedge, a mirror copy. A connection
+	// failure happens before any of it is read, so a streamed body serves
+	// that retry.
+	replay := c.policy.Attempts > 1 && c.retryable || hedging || mirror != ""
+	if c.body, err = newReplayBody(req, replay); err != nil {
 		cancel()
 		return nil, fmt.Errorf("transport: %s: reading the request body: %w", d.service, err)
 	}
@@ -122,11 +132,11 @@ func (c *call) retried() (*http.Response, error) {
 	var avoid *resilience.Endpoint
 	for n := 1; ; n++ {
 		res := c.try(c.ctx, c.out, avoid)
-		if !c.again(n, res) {
+		if !c.worthRetrying(n, res) {
 			return c.finish(res)
 		}
 		wait, ok := c.policy.Backoff.Pause(n, retryAfter(res.resp), time.Now(), nil)
-		if !ok || !c.timeLeft(wait) || !c.body.rewind() {
+		if !ok || !c.timeLeft(wait) || !c.body.rewind() || !c.d.state.budget.TryWithdraw() {
 			return c.finish(res)
 		}
 		res.discard()
@@ -139,16 +149,12 @@ func (c *call) retried() (*http.Response, error) {
 	}
 }
 
-// again reports whether a try's failure is worth another try, spending
-// the retry budget when it is.
-func (c *call) again(n int, res *tryResult) bool {
-	if !res.failed() || n >= c.policy.Attempts {
-		return false
-	}
-	if !retry.Retryable(c.policy, c.req.Method, c.req.Header, c.rt.Config().Idempotent, res.outcome) {
-		return false
-	}
-	return c.d.state.budget.TryWithdraw()
+// worthRetrying reports whether a try's failure may be retried: tries
+// remain and the retry policy accepts the failure for this request. The
+// caller still needs time, a replayable body and the budget's consent.
+func (c *call) worthRetrying(n int, res *tryResult) bool {
+	return res.failed() && n < c.policy.Attempts &&
+		retry.Retryable(c.policy, c.req.Method, c.req.Header, c.routeIdempotent, res.outcome)
 }
 
 // timeLeft reports whether a retry after wait still has time to run.
@@ -165,7 +171,13 @@ func (c *call) finish(res *tryResult) (*http.Response, error) {
 		return nil, res.err
 	}
 	c.body.release()
-	res.resp.Body = &endOnClose{ReadCloser: res.resp.Body, ep: res.ep, cancelTry: res.cancel, cancelCall: c.cancel}
+	body := &endOnClose{ReadCloser: res.resp.Body, ep: res.ep, cancelTry: res.cancel, cancelCall: c.cancel}
+	res.resp.Body = body
+	if w, ok := body.ReadCloser.(io.Writer); ok && res.resp.StatusCode == http.StatusSwitchingProtocols {
+		// An upgraded connection (WebSocket and the like) is written to
+		// through the body, as net/http documents.
+		res.resp.Body = &upgradedBody{endOnClose: body, w: w}
+	}
 	return res.resp, nil
 }
 
@@ -232,6 +244,7 @@ func (c *call) sendTo(ctx context.Context, out *http.Request, ep *resilience.End
 	start := time.Now()
 	resp, err := c.r.base.RoundTrip(o)
 	res := &tryResult{resp: resp, ep: ep, cancel: tcancel}
+	abandoned := false // the call or a winning hedge ended the try: no verdict on ep
 	switch {
 	case err == nil:
 		res.outcome.Status = resp.StatusCode
@@ -241,17 +254,25 @@ func (c *call) sendTo(ctx context.Context, out *http.Request, ep *resilience.End
 	case isConnectError(err):
 		res.outcome.Failure = retry.ConnectFailure
 		ep.MarkDown(time.Now().Add(markDownFor))
-	case tctx.Err() != nil && ctx.Err() == nil:
+	case ctx.Err() != nil:
+		res.outcome.Failure = retry.Reset
+		abandoned = true
+	case tctx.Err() != nil:
 		res.outcome.Failure = retry.Timeout
 	default:
 		res.outcome.Failure = retry.Reset
 	}
-	ep.Observe(time.Since(start), res.failed())
+	// Breakers and ejection judge the endpoint: a 429 is the server
+	// pacing this caller, not a failing endpoint.
+	healthy := res.outcome.Failure == retry.NoFailure && res.outcome.Status < 500
 	if done != nil {
-		done(!res.failed())
+		done(healthy || abandoned)
 	}
-	if o := c.d.state.outliers; o != nil {
-		o.Observe(ep.Addr, outlierOutcome(res.outcome))
+	if !abandoned {
+		ep.Observe(time.Since(start), !healthy)
+		if o := c.d.state.outliers; o != nil {
+			o.Observe(ep.Addr, outlierOutcome(res.outcome))
+		}
 	}
 	if err != nil {
 		ep.End()
@@ -280,7 +301,7 @@ func (c *call) pick(avoid *resilience.Endpoint) (*resilience.Endpoint, func(bool
 		if err == nil {
 			return ep, done, nil
 		}
-		if all := b.CheckAll(c.d.keys); all != nil {
+		if all := b.CheckAll(c.d.addrs); all != nil {
 			return nil, nil, fmt.Errorf("transport: %s: %w", c.d.service, all)
 		}
 		avoid = ep
@@ -344,7 +365,7 @@ func faultResponse(req *http.Request, status int) *http.Response {
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "Weft-Fault": {"abort"}},
-		Body:          io.NopCloser(stringsReader(body)),
+		Body:          io.NopCloser(strings.NewReader(body)),
 		ContentLength: int64(len(body)),
 		Request:       req,
 	}

@@ -99,6 +99,15 @@ type endOnClose struct {
 	done       atomic.Bool
 }
 
+// upgradedBody keeps the response body of a 101 Switching Protocols
+// writable, as http.Transport returns it.
+type upgradedBody struct {
+	*endOnClose
+	w io.Writer
+}
+
+func (b *upgradedBody) Write(p []byte) (int, error) { return b.w.Write(p) }
+
 func (b *endOnClose) Close() error {
 	err := b.ReadCloser.Close()
 	if b.done.CompareAndSwap(false, true) {

@@ -17,6 +17,7 @@ import (
 	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/route"
 )
 
 // countingTransport counts attempts per endpoint address.
@@ -269,6 +270,33 @@ func TestLargeBodiesAreNotReplayed(t *testing.T) {
 		resp.Body.Close()
 		if got := seen.Load(); got != tc.tries {
 			t.Errorf("a %d-byte PUT was sent %d times, want %d", tc.size, got, tc.tries)
+		}
+	}
+}
+
+func TestHedgedRouteStillRetriesAFastFailure(t *testing.T) {
+	_, live := echoServer(t)
+	dead := refusedAddr(t)
+	r := transport.NewRouter(transport.RouterConfig{})
+	defer r.Close()
+	err := r.UpdateRouting(transport.Routing{
+		Destinations: map[string]transport.DestinationConfig{"echo": {LoadBalancer: "round_robin", Timeout: 5 * time.Second}},
+		Default:      transport.DestinationConfig{LoadBalancer: "round_robin", Timeout: 5 * time.Second},
+		Routes:       map[string]route.Config{"echo": {Routes: []route.Route{{Name: "hedged", Hedge: &retry.HedgeConfig{Delay: time.Second}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.UpdateCatalog(discovery.NewView(1, instance("a", dead, discovery.StateReady), instance("b", live, discovery.StateReady)))
+	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	for i := range 4 {
+		start := time.Now()
+		req, _ := http.NewRequest("GET", "http://echo/", nil)
+		if _, err := do(t, c, req); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Errorf("request %d took %v: the refused try waited for the hedge instead of being retried", i, d)
 		}
 	}
 }

@@ -12,18 +12,22 @@ import (
 // hedged sends the call's first try and, each time h.Delay passes without
 // an answer, another try to a different endpoint, up to h.Extra() more,
 // each withdrawn from the retry budget. The first try that does not fail
-// wins; the others are cancelled and their responses discarded. When every
-// try fails, the last failure is returned.
+// wins; the others are cancelled and their responses discarded. A try
+// that fails is retried at once, as on the unhedged path, while the retry
+// policy and the budget allow. When every try fails, the last failure is
+// returned.
 func (c *call) hedged(h retry.HedgeConfig) (*http.Response, error) {
 	type result struct {
 		i   int
 		res *tryResult
 	}
-	results := make(chan result, 1+h.Extra())
+	results := make(chan result, 1+h.Extra()+c.policy.Attempts)
 	var (
 		cancels []context.CancelFunc
 		avoid   *resilience.Endpoint
 		pending int
+		hedges  int // tries started by the timer
+		retries int // tries started after a failure
 	)
 	start := func() error {
 		ep, done, err := c.pick(avoid)
@@ -48,8 +52,7 @@ func (c *call) hedged(h retry.HedgeConfig) (*http.Response, error) {
 		select {
 		case r := <-results:
 			pending--
-			own := r.res.cancel
-			cancelTry := cancels[r.i]
+			own, cancelTry := r.res.cancel, cancels[r.i]
 			r.res.cancel = func() { own(); cancelTry() }
 			if r.res.err == nil && !r.res.failed() {
 				for i, cancel := range cancels {
@@ -71,8 +74,16 @@ func (c *call) hedged(h retry.HedgeConfig) (*http.Response, error) {
 				last.discard()
 			}
 			last = r.res
+			if retries+1 < c.policy.Attempts && c.worthRetrying(1, r.res) && c.d.state.budget.TryWithdraw() {
+				if start() == nil {
+					retries++
+				}
+			}
 		case <-timer.C:
-			if len(cancels) <= h.Extra() && c.d.state.budget.TryWithdraw() && start() == nil {
+			if hedges < h.Extra() && c.d.state.budget.TryWithdraw() {
+				if start() == nil {
+					hedges++
+				}
 				timer.Reset(h.Delay)
 			}
 		}

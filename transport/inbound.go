@@ -73,19 +73,21 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	if in.draining.Load() {
 		w.Header().Set("Connection", "close")
 	}
+	if r.Header.Get(retry.TimeoutHeader) != "" || r.Header.Get(retry.OwnerHeader) != "" {
+		ctx, cancel := inboundContext(r)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	if l := in.limiter.Load(); l != nil {
 		ticket, rej := l.Acquire(r.Header.Get(SourceHeader))
 		if rej.Rejected() {
 			limit.WriteRejection(w, rej)
 			return
 		}
-		start := time.Now()
-		defer func() { ticket.Done(time.Since(start), r.Context().Err() != nil) }()
-	}
-	if r.Header.Get(retry.TimeoutHeader) != "" || r.Header.Get(retry.OwnerHeader) != "" {
-		ctx, cancel := inboundContext(r)
-		defer cancel()
-		r = r.WithContext(ctx)
+		// Runs before the deferred cancel above: a request counts as
+		// dropped only when its deadline passed or its client went away.
+		start, ctx := time.Now(), r.Context()
+		defer func() { ticket.Done(time.Since(start), ctx.Err() != nil) }()
 	}
 	h.ServeHTTP(w, r)
 }

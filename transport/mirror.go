@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -13,6 +14,52 @@ const maxMirrors = 64
 // mirrorTimeout bounds one mirrored request.
 const mirrorTimeout = 10 * time.Second
 
+// mirrors tracks the mirrored requests in flight, so that closing the
+// router cancels and waits for them.
+type mirrors struct {
+	mu      sync.Mutex
+	closed  bool
+	next    uint64
+	cancels map[uint64]context.CancelFunc // at most maxMirrors
+	wg      sync.WaitGroup
+}
+
+// add registers a mirrored request, or reports false when the router is
+// closed or too many are in flight. done must be called when it ends.
+func (m *mirrors) add(cancel context.CancelFunc) (done func(), ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || len(m.cancels) >= maxMirrors {
+		return nil, false
+	}
+	if m.cancels == nil {
+		m.cancels = make(map[uint64]context.CancelFunc)
+	}
+	id := m.next
+	m.next++
+	m.cancels[id] = cancel
+	m.wg.Add(1)
+	return func() {
+		m.mu.Lock()
+		delete(m.cancels, id)
+		m.mu.Unlock()
+		cancel()
+		m.wg.Done()
+	}, true
+}
+
+// close cancels the mirrored requests in flight, waits for them, and
+// refuses new ones.
+func (m *mirrors) close() {
+	m.mu.Lock()
+	m.closed = true
+	for _, cancel := range m.cancels {
+		cancel()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}
+
 // mirror sends a copy of the call's request to an endpoint of subset and
 // discards the answer. It never blocks the call: when too many copies are
 // in flight, this one is dropped.
@@ -21,29 +68,25 @@ func (r *Router) mirror(d *destination, subset string, c *call) {
 	if picker == nil {
 		return
 	}
-	select {
-	case r.mirrorSlots <- struct{}{}:
-	default:
-		r.logger.Debug("weft: mirror dropped: too many in flight", "service", d.service)
-		return
-	}
 	ep, err := pick(d, picker, c.info)
 	if err != nil {
-		<-r.mirrorSlots
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.req.Context()), mirrorTimeout)
+	done, ok := r.mirrors.add(cancel)
+	if !ok {
+		cancel()
+		r.logger.Debug("weft: mirror dropped", "service", d.service)
+		return
+	}
 	out := c.out.Clone(ctx)
 	out.URL.Host = ep.Addr
 	out.Header.Set("Weft-Mirror", "1")
 	if c.body != nil {
 		out.Body = c.body.forTry()
 	}
-	r.mirrors.Add(1)
 	go func() {
-		defer r.mirrors.Done()
-		defer func() { <-r.mirrorSlots }()
-		defer cancel()
+		defer done()
 		resp, err := r.base.RoundTrip(out)
 		if err != nil {
 			return

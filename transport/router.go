@@ -85,8 +85,7 @@ type Router struct {
 	labels    map[*resilience.Endpoint]map[string]string
 	seen      map[string]bool // services that had ready endpoints in an earlier view
 
-	mirrors     sync.WaitGroup // mirrored requests in flight
-	mirrorSlots chan struct{}  // bounds them
+	mirrors mirrors // mirrored requests in flight
 }
 
 type endpointKey struct{ node, addr string }
@@ -105,7 +104,6 @@ type destination struct {
 	routes  *route.Table
 	picker  resilience.Picker            // over every ready endpoint
 	subsets map[string]resilience.Picker // over each subset's ready endpoints
-	keys    []string                     // breaker keys of the ready endpoints
 	ready   int                          // endpoints in the picker
 	addrs   []string                     // their addresses, for introspection
 	unready int                          // instances known but starting or draining
@@ -181,7 +179,10 @@ func NewRouter(cfg RouterConfig) *Router {
 		r.closeIdle = append(r.closeIdle, t.CloseIdleConnections)
 	}
 	if r.egress == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
+		t := &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
+		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+			t = dt.Clone() // the user's settings, if they changed the default
+		}
 		r.egress = t
 		r.closeIdle = append(r.closeIdle, t.CloseIdleConnections)
 	}
@@ -189,7 +190,6 @@ func NewRouter(cfg RouterConfig) *Router {
 	r.labels = make(map[*resilience.Endpoint]map[string]string)
 	r.seen = make(map[string]bool)
 	r.states = make(map[string]*serviceState)
-	r.mirrorSlots = make(chan struct{}, maxMirrors)
 	r.routing = Routing{Default: DestinationConfig{LoadBalancer: leastrequest.Name, Timeout: 5 * time.Second}}
 	r.rebuildLocked()
 	return r
@@ -231,7 +231,15 @@ func (r *Router) UpdateCatalog(v *discovery.View) {
 // UpdateRouting installs new routing configuration. Every builder it names
 // must exist; the policy validates that before it gets here.
 func (r *Router) UpdateRouting(rt Routing) error {
+	if rt.Default.LoadBalancer == "" {
+		rt.Default.LoadBalancer = leastrequest.Name
+	}
+	rt.Destinations = maps.Clone(rt.Destinations)
 	for name, d := range rt.Destinations {
+		if d.LoadBalancer == "" {
+			d.LoadBalancer = leastrequest.Name
+			rt.Destinations[name] = d
+		}
 		if _, ok := builders[d.LoadBalancer]; !ok {
 			return fmt.Errorf("transport: service %q: unknown load balancer %q", name, d.LoadBalancer)
 		}
@@ -254,10 +262,11 @@ func (r *Router) UpdateRouting(rt Routing) error {
 	return nil
 }
 
-// Close waits for mirrored requests still in flight and closes idle
-// connections. Requests sent after Close still work.
+// Close cancels the mirrored requests still in flight, waits for them and
+// closes idle connections. Requests sent after Close still work but are no
+// longer mirrored.
 func (r *Router) Close() {
-	r.mirrors.Wait()
+	r.mirrors.close()
 	r.CloseIdleConnections()
 }
 
@@ -291,8 +300,7 @@ func (r *Router) rebuildLocked() {
 		eps := r.readyEndpointsLocked(d, live)
 		d.ready = len(eps)
 		for _, ep := range eps {
-			d.addrs = append(d.addrs, ep.Addr)
-			d.keys = append(d.keys, ep.Addr)
+			d.addrs = append(d.addrs, ep.Addr) // also the breaker and outlier keys
 		}
 		build := r.builder(cfg)
 		d.picker = build.Build(eps)
@@ -306,13 +314,13 @@ func (r *Router) rebuildLocked() {
 			}
 		}
 		if b := d.state.breakers; b != nil {
-			b.Retain(d.keys)
+			b.Retain(d.addrs)
 			for _, ep := range eps {
 				b.Attach(ep.Addr, ep)
 			}
 		}
 		if o := d.state.outliers; o != nil {
-			o.SetEndpoints(d.keys)
+			o.SetEndpoints(d.addrs)
 			for _, ep := range eps {
 				o.Attach(ep.Addr, ep)
 			}

@@ -3,7 +3,6 @@ package route
 import (
 	"math/bits"
 	"math/rand/v2"
-	"net/http"
 	"time"
 )
 
@@ -79,17 +78,6 @@ func (c *CompiledRoute) Timeout() time.Duration {
 		return 0
 	}
 	return c.source.Timeout
-}
-
-// Retryable reports whether a matched request with the given method may be
-// retried: always for an idempotent method (GET, HEAD, OPTIONS, TRACE, PUT,
-// DELETE), and for any method when the route is marked idempotent.
-func (c *CompiledRoute) Retryable(method string) bool {
-	switch method {
-	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return true
-	}
-	return c != nil && c.source.Idempotent
 }
 
 // PickSubset returns the subset a matched request goes to, chosen by weight

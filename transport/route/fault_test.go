@@ -3,7 +3,6 @@ package route_test
 import (
 	"math"
 	"math/rand/v2"
-	"net/http"
 	"testing"
 	"time"
 
@@ -170,21 +169,11 @@ func TestRouteSettings(t *testing.T) {
 	if slow.Timeout() != 30*time.Second || rest.Timeout() != 0 {
 		t.Errorf("Timeout() = %v, %v; want 30s, 0", slow.Timeout(), rest.Timeout())
 	}
-	for _, m := range []string{"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", ""} {
-		if !rest.Retryable(m) {
-			t.Errorf("%q not retryable on a plain route", m)
-		}
-	}
-	for _, m := range []string{http.MethodPost, http.MethodPatch, "PROPFIND"} {
-		if rest.Retryable(m) {
-			t.Errorf("%q retryable on a plain route", m)
-		}
-		if !slow.Retryable(m) {
-			t.Errorf("%q not retryable on an idempotent route", m)
-		}
+	if !slow.Config().Idempotent || rest.Config().Idempotent {
+		t.Errorf("Config().Idempotent = %v, %v; want true, false", slow.Config().Idempotent, rest.Config().Idempotent)
 	}
 	var none *route.CompiledRoute
-	if none.Retryable("POST") || !none.Retryable("GET") || none.Timeout() != 0 || none.Index() != -1 || none.Name() != "" {
+	if none.Config().Idempotent || none.Timeout() != 0 || none.Index() != -1 || none.Name() != "" {
 		t.Error("nil route: unexpected settings")
 	}
 	if got := slow.Config().Name; got != "slow" {
