@@ -300,3 +300,34 @@ func TestHedgedRouteStillRetriesAFastFailure(t *testing.T) {
 		}
 	}
 }
+
+func TestInjectedDelay(t *testing.T) {
+	_, live := echoServer(t)
+	r := transport.NewRouter(transport.RouterConfig{})
+	defer r.Close()
+	err := r.UpdateRouting(transport.Routing{
+		Destinations: map[string]transport.DestinationConfig{"echo": {LoadBalancer: "round_robin", Timeout: 5 * time.Second}},
+		Default:      transport.DestinationConfig{LoadBalancer: "round_robin", Timeout: 5 * time.Second},
+		Routes: map[string]route.Config{"echo": {Routes: []route.Route{
+			{Name: "slow", Match: route.Match{PathPrefix: "/slow"}, Fault: &route.Fault{Delay: &route.FaultDelay{Duration: 80 * time.Millisecond, Percent: 100}}},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.UpdateCatalog(discovery.NewView(1, instance("a", live, discovery.StateReady)))
+	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	for _, tc := range []struct {
+		path    string
+		delayed bool
+	}{{"/slow", true}, {"/other", false}} {
+		start := time.Now()
+		req, _ := http.NewRequest("GET", "http://echo"+tc.path, nil)
+		if _, err := do(t, c, req); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); tc.delayed && d < 80*time.Millisecond {
+			t.Errorf("%s took %v, want the injected 80ms delay", tc.path, d)
+		}
+	}
+}
