@@ -37,7 +37,8 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	for len(checkout.Endpoints("payments")) == 0 { // wait until gossip has told checkout
+	// Wait, at most until ctx ends, for gossip to tell checkout.
+	for len(checkout.Endpoints("payments")) == 0 && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 
