@@ -1,13 +1,13 @@
 package breaker
 
 import (
-	"github.com/weftmesh/weft/internal/clocktest"
-
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/weftmesh/weft/internal/clocktest"
 )
 
 func TestMain(m *testing.M) {

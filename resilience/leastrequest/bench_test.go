@@ -1,13 +1,12 @@
 package leastrequest_test
 
 import (
-	"github.com/weftmesh/weft/resilience/internal/pickertest"
-
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/weftmesh/weft/resilience"
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
 	"github.com/weftmesh/weft/resilience/leastrequest"
 )
 

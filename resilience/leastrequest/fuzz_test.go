@@ -1,12 +1,11 @@
 package leastrequest_test
 
 import (
-	"github.com/weftmesh/weft/resilience/internal/pickertest"
-
 	"testing"
 	"time"
 
 	"github.com/weftmesh/weft/resilience"
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
 	"github.com/weftmesh/weft/resilience/leastrequest"
 )
 
@@ -45,24 +44,12 @@ func FuzzPick(f *testing.F) {
 		}
 
 		p := leastrequest.New().Build(eps)
-		if len(eps) == 0 {
-			if _, err := p.Pick(info); err != resilience.ErrNoEndpoint {
-				t.Fatalf("empty set: err = %v, want ErrNoEndpoint", err)
-			}
+		if pickertest.EmptySet(t, p, eps, info) {
 			return
 		}
 
 		now := time.Now().UnixNano()
-		rank := func(e *resilience.Endpoint) int {
-			r := 0
-			if !e.Available(now) {
-				r = 2
-			}
-			if e == info.Avoid {
-				r++
-			}
-			return r
-		}
+		rank := func(e *resilience.Endpoint) int { return pickertest.Rank(e, info, now) }
 		// load compares as a fraction (in flight + 1) / weight; scaled by
 		// the product of all possible weights (1, 2, 3) it is an integer.
 		load := func(e *resilience.Endpoint) int64 {

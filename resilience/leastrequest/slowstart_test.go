@@ -1,13 +1,12 @@
 package leastrequest_test
 
 import (
-	"github.com/weftmesh/weft/internal/clocktest"
-
 	"github.com/weftmesh/weft/resilience/internal/pickertest"
 
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/clocktest"
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/leastrequest"
 )

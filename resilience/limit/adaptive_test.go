@@ -1,10 +1,10 @@
 package limit
 
 import (
-	"github.com/weftmesh/weft/internal/clocktest"
-
 	"testing"
 	"time"
+
+	"github.com/weftmesh/weft/internal/clocktest"
 )
 
 // backend models a service with a fixed number of workers: up to knee

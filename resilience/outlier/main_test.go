@@ -1,14 +1,14 @@
 package outlier
 
 import (
-	"github.com/weftmesh/weft/internal/clocktest"
-
 	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/weftmesh/weft/internal/clocktest"
 )
 
 func TestMain(m *testing.M) {

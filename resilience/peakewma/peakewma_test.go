@@ -1,8 +1,6 @@
 package peakewma_test
 
 import (
-	"github.com/weftmesh/weft/internal/clocktest"
-
 	"github.com/weftmesh/weft/resilience/internal/pickertest"
 
 	"errors"
@@ -10,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/clocktest"
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/peakewma"
 )

@@ -1,8 +1,6 @@
 package random_test
 
 import (
-	"github.com/weftmesh/weft/internal/clocktest"
-
 	"github.com/weftmesh/weft/resilience/internal/pickertest"
 
 	"errors"
@@ -11,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/clocktest"
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/random"
 )

@@ -1,12 +1,12 @@
 package retry_test
 
 import (
-	"github.com/weftmesh/weft/internal/clocktest"
-
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/weftmesh/weft/internal/clocktest"
 )
 
 func TestMain(m *testing.M) {

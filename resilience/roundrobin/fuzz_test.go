@@ -1,12 +1,11 @@
 package roundrobin_test
 
 import (
-	"github.com/weftmesh/weft/resilience/internal/pickertest"
-
 	"testing"
 	"time"
 
 	"github.com/weftmesh/weft/resilience"
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
 	"github.com/weftmesh/weft/resilience/roundrobin"
 )
 
@@ -45,24 +44,12 @@ func FuzzPick(f *testing.F) {
 		}
 
 		p := roundrobin.New().Build(eps)
-		if len(eps) == 0 {
-			if _, err := p.Pick(info); err != resilience.ErrNoEndpoint {
-				t.Fatalf("empty set: err = %v, want ErrNoEndpoint", err)
-			}
+		if pickertest.EmptySet(t, p, eps, info) {
 			return
 		}
 
 		now := time.Now().UnixNano()
-		rank := func(e *resilience.Endpoint) int {
-			r := 0
-			if !e.Available(now) {
-				r = 2
-			}
-			if e == info.Avoid {
-				r++
-			}
-			return r
-		}
+		rank := func(e *resilience.Endpoint) int { return pickertest.Rank(e, info, now) }
 		best, bestCount := 4, 0
 		for _, e := range eps {
 			switch r := rank(e); {

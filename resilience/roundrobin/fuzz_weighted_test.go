@@ -1,11 +1,10 @@
 package roundrobin_test
 
 import (
-	"github.com/weftmesh/weft/resilience/internal/pickertest"
-
 	"testing"
 
 	"github.com/weftmesh/weft/resilience"
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
 	"github.com/weftmesh/weft/resilience/roundrobin"
 )
 

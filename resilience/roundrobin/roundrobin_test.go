@@ -1,14 +1,13 @@
 package roundrobin_test
 
 import (
-	"github.com/weftmesh/weft/resilience/internal/pickertest"
-
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/weftmesh/weft/resilience"
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
 	"github.com/weftmesh/weft/resilience/roundrobin"
 )
 

@@ -1,8 +1,6 @@
 package roundrobin_test
 
 import (
-	"github.com/weftmesh/weft/internal/clocktest"
-
 	"github.com/weftmesh/weft/resilience/internal/pickertest"
 
 	"math"
@@ -10,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/clocktest"
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/roundrobin"
 )

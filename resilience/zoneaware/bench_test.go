@@ -1,12 +1,11 @@
 package zoneaware_test
 
 import (
-	"github.com/weftmesh/weft/resilience/internal/pickertest"
-
 	"fmt"
 	"testing"
 
 	"github.com/weftmesh/weft/resilience"
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
 	"github.com/weftmesh/weft/resilience/leastrequest"
 	"github.com/weftmesh/weft/resilience/zoneaware"
 )

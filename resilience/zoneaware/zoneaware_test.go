@@ -1,14 +1,13 @@
 package zoneaware_test
 
 import (
-	"github.com/weftmesh/weft/resilience/internal/pickertest"
-
 	"errors"
 	"math"
 	"sync"
 	"testing"
 
 	"github.com/weftmesh/weft/resilience"
+	"github.com/weftmesh/weft/resilience/internal/pickertest"
 	"github.com/weftmesh/weft/resilience/roundrobin"
 	"github.com/weftmesh/weft/resilience/zoneaware"
 )

@@ -81,3 +81,30 @@ func Share(c []int, i int) float64 {
 	}
 	return float64(c[i]) / float64(total)
 }
+
+// Rank orders endpoints the way every picker prefers them for a request:
+// 0 available and not avoided, 1 available but avoided, 2 down or ejected,
+// 3 down and avoided. A pick must have the lowest rank the set offers.
+func Rank(e *resilience.Endpoint, info resilience.PickInfo, now int64) int {
+	r := 0
+	if !e.Available(now) {
+		r = 2
+	}
+	if e == info.Avoid {
+		r++
+	}
+	return r
+}
+
+// EmptySet reports whether eps is empty, and if so checks that p answers
+// with resilience.ErrNoEndpoint.
+func EmptySet(t testing.TB, p resilience.Picker, eps []*resilience.Endpoint, info resilience.PickInfo) bool {
+	t.Helper()
+	if len(eps) > 0 {
+		return false
+	}
+	if _, err := p.Pick(info); err != resilience.ErrNoEndpoint {
+		t.Fatalf("empty set: err = %v, want ErrNoEndpoint", err)
+	}
+	return true
+}
