@@ -78,6 +78,7 @@ type Status struct {
 	Gossip     discovery.Stats             `json:"gossip"`
 	Policy     PolicyStatus                `json:"policy"`
 	Inbound    InboundStatus               `json:"inbound"`
+	Identity   *IdentityStatus             `json:"identity,omitempty"` // nil without an identity
 }
 
 // InstanceStatus is a catalog entry as people read it.
@@ -161,6 +162,7 @@ func (n *Node) Status() Status {
 		}
 		s.Inbound.AdaptiveLimit = ls.AdaptiveLimit
 	}
+	s.Identity = n.identityStatus()
 	p := n.policy.Load()
 	s.Policy = PolicyStatus{Source: p.Source, SHA256: p.Hash}
 	if n.watcher != nil {

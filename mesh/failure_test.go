@@ -107,8 +107,10 @@ func TestRollingRestartUnderLoadLosesNothing(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Errorf("%d of %d requests failed during the rolling restart", failed.Load(), sent.Load())
 	}
-	if rate < 200 {
-		t.Errorf("load was %.0f requests/s, want at least 200", rate)
+	// The restart must have happened under real load; how fast this
+	// machine is does not matter, how many requests crossed it does.
+	if sent.Load() < 500 {
+		t.Errorf("only %d requests were sent during the restart; want at least 500 for the test to mean anything", sent.Load())
 	}
 	for i := range 3 {
 		if c.get(fmt.Sprint("gen1-", i)) == 0 {

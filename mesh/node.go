@@ -14,6 +14,7 @@ import (
 	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/resilience/limit"
+	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/route"
 )
@@ -31,11 +32,16 @@ type Node struct {
 	unsub   func()
 
 	policy atomic.Pointer[policy.Policy]
-	ready  chan struct{}
+	// installing is the policy being applied, ahead of policy while the
+	// router rebuilds: connections follow its mTLS modes.
+	installing atomic.Pointer[policy.Policy]
+	identity   *security.Identity // nil without security.identity
+	ready      chan struct{}
 
-	mu       sync.Mutex // guards servers and stopping
-	servers  []*http.Server
-	stopping bool
+	mu        sync.Mutex // guards servers, listeners and stopping
+	servers   []*http.Server
+	listeners []*security.Listener
+	stopping  bool
 
 	stopOnce sync.Once
 	stopErr  error
@@ -69,12 +75,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		logger: cfg.Logger.With("service", cfg.Service),
 		ready:  make(chan struct{}),
 	}
-	n.router = transport.NewRouter(transport.RouterConfig{Logger: n.logger, Source: cfg.Service, Zone: cfg.Zone})
-	if err := n.router.UpdateRouting(routing(pol)); err != nil {
-		return nil, fmt.Errorf("mesh: %w", err)
+	n.installing.Store(pol)
+	if err := n.openIdentity(ctx, pol); err != nil {
+		return nil, err
 	}
-	if err := n.inbound.SetLimits(inboundLimits(pol, cfg.Service)); err != nil {
-		return nil, fmt.Errorf("mesh: inbound limits of %s: %w", cfg.Service, err)
+	if err := n.setUp(pol); err != nil {
+		n.closeIdentity()
+		return nil, err
 	}
 	n.policy.Store(pol)
 
@@ -95,6 +102,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		},
 	})
 	if err != nil {
+		n.closeIdentity()
 		return nil, fmt.Errorf("mesh: %w", err)
 	}
 	n.unsub = n.members.Subscribe(n.router.UpdateCatalog)
@@ -107,6 +115,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if n.admin, err = startAdmin(n, adminAddr); err != nil {
 			n.unsub()
 			n.members.Close()
+			n.closeIdentity()
 			return nil, fmt.Errorf("mesh: %w", err)
 		}
 	}
@@ -119,25 +128,55 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// setUp makes the router and the inbound settings for the first policy.
+func (n *Node) setUp(pol *policy.Policy) error {
+	n.router = transport.NewRouter(transport.RouterConfig{Logger: n.logger, Source: n.cfg.Service, Zone: n.cfg.Zone, TLS: n.clientTLS})
+	if err := n.router.UpdateRouting(routing(pol)); err != nil {
+		return fmt.Errorf("mesh: %w", err)
+	}
+	if err := n.inbound.SetLimits(inboundLimits(pol, n.cfg.Service)); err != nil {
+		return fmt.Errorf("mesh: inbound limits of %s: %w", n.cfg.Service, err)
+	}
+	sec, err := n.inboundSecurity(pol)
+	if err != nil {
+		return fmt.Errorf("mesh: %w", err)
+	}
+	n.inbound.SetSecurity(sec)
+	return nil
+}
+
+func (n *Node) closeIdentity() {
+	if n.identity != nil {
+		n.identity.Close()
+	}
+}
+
 // applyPolicy installs a reloaded policy. It runs on the watcher's
 // goroutine; an error keeps the old policy.
 func (n *Node) applyPolicy(p *policy.Policy) error {
 	if err := policy.CheckReload(n.policy.Load(), p); err != nil {
 		return err
 	}
+	// Checked before anything changes, so that a rejected reload leaves
+	// the old policy whole.
 	if l := inboundLimits(p, n.cfg.Service); l != nil {
-		// Checked before anything changes, so that a rejected reload
-		// leaves the old policy whole.
 		if err := l.Validate(); err != nil {
 			return fmt.Errorf("inbound limits of %s: %w", n.cfg.Service, err)
 		}
 	}
+	sec, err := n.inboundSecurity(p)
+	if err != nil {
+		return err
+	}
+	old := n.installing.Swap(p)
 	if err := n.router.UpdateRouting(routing(p)); err != nil {
+		n.installing.Store(old)
 		return err
 	}
 	if err := n.inbound.SetLimits(inboundLimits(p, n.cfg.Service)); err != nil {
 		return fmt.Errorf("inbound limits of %s: %w", n.cfg.Service, err)
 	}
+	n.inbound.SetSecurity(sec)
 	n.policy.Store(p)
 	n.logger.Info("weft: policy reloaded", "file", p.Source, "sha256", p.Hash)
 	return nil
@@ -287,8 +326,8 @@ func (n *Node) takeServers() []*http.Server {
 	return s
 }
 
-// stopBackground stops the policy watcher, the admin endpoint and the
-// catalog subscription.
+// stopBackground stops the policy watcher, the admin endpoint, the
+// catalog subscription and the identity provider.
 func (n *Node) stopBackground() {
 	if n.watcher != nil {
 		n.watcher.Close()
@@ -297,6 +336,7 @@ func (n *Node) stopBackground() {
 		n.admin.close()
 	}
 	n.unsub()
+	n.closeIdentity()
 }
 
 // advertised returns the address callers should dial for a listener bound

@@ -20,7 +20,7 @@ func TestStartRejectsBadPolicyListingEveryProblem(t *testing.T) {
 mesh: {name: Shop}
 defaults: {loadBalancer: fastest, timeout: soon}
 services:
-  payments: {inbound: {authorization: {}}, colour: blue}
+  payments: {inbound: {authorization: {mode: never}}, colour: blue}
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -33,9 +33,9 @@ services:
 		path + ":2:14:", // mesh.name
 		path + ":3:26:", // loadBalancer
 		path + ":3:44:", // timeout
-		path + ":5:24:", // inbound.authorization: not implemented yet
-		path + ":5:44:", // unknown key
-		"not implemented yet",
+		path + ":5:46:", // authorization.mode
+		path + ":5:55:", // unknown key
+		`"never"`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not contain %q:\n%v", want, err)

@@ -76,7 +76,7 @@ func (n *Node) Serve(srv *http.Server, l net.Listener) error {
 		return err
 	}
 	n.logger.Info("weft: serving", "addr", ep.Addr)
-	err = srv.Serve(l)
+	err = srv.Serve(n.listen(l))
 	n.withdraw(srv, ep)
 	return err
 }

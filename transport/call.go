@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"github.com/weftmesh/weft/resilience/outlier"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/resilience/ringhash"
+	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/transport/route"
 )
 
@@ -236,13 +238,14 @@ func (c *call) sendTo(ctx context.Context, out *http.Request, ep *resilience.End
 	o := out.WithContext(tctx)
 	u := *out.URL
 	u.Host = ep.Addr
+	u.Scheme = c.d.conns.scheme
 	o.URL = &u
 	if c.body != nil {
 		o.Body = c.body.forTry()
 	}
 	ep.Begin()
 	start := time.Now()
-	resp, err := c.r.base.RoundTrip(o)
+	resp, err := c.d.conns.roundTrip(c.r, o)
 	res := &tryResult{resp: resp, ep: ep, cancel: tcancel}
 	abandoned := false // the call or a winning hedge ended the try: no verdict on ep
 	switch {
@@ -254,6 +257,9 @@ func (c *call) sendTo(ctx context.Context, out *http.Request, ep *resilience.End
 	case isConnectError(err):
 		res.outcome.Failure = retry.ConnectFailure
 		ep.MarkDown(time.Now().Add(markDownFor))
+		if errors.Is(err, security.ErrWrongPeer) {
+			c.r.logger.Warn("weft: endpoint refused: it does not prove the identity of the service; its catalog entry is stale or forged", "service", c.d.service, "addr", ep.Addr, "err", err)
+		}
 	case ctx.Err() != nil:
 		res.outcome.Failure = retry.Reset
 		abandoned = true

@@ -10,6 +10,8 @@ import (
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/resilience/outlier"
 	"github.com/weftmesh/weft/resilience/retry"
+	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/security/authz"
 	"github.com/weftmesh/weft/transport/route"
 )
 
@@ -60,11 +62,19 @@ type ServiceConfig struct {
 	// Inbound, if not nil, limits what each instance of the service
 	// accepts. Its instances apply it; callers ignore it.
 	Inbound *InboundConfig `yaml:"inbound"`
+	// MTLS is the service's mode: whether its instances accept mutual
+	// TLS, plaintext or both, and so whether callers use TLS to reach
+	// them. If empty, the policy's security.mtls.
+	MTLS security.Mode `yaml:"mtls"`
 }
 
-// InboundConfig is a service's `inbound` section.
+// InboundConfig is a service's `inbound` section: what its instances
+// accept. Callers ignore it.
 type InboundConfig struct {
 	limit.Config `yaml:",inline"`
+	// Authorization, if not nil, says which callers may make which
+	// requests.
+	Authorization *authz.Config `yaml:"authorization"`
 }
 
 // Validate checks the service's balancer keys, and its routes against its

@@ -2,21 +2,58 @@ package transport
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/resilience/retry"
+	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/security/authz"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
 // Inbound is the server side of a node: the middleware every inbound
 // request passes through. Its zero value is ready to use.
 type Inbound struct {
-	draining atomic.Bool
-	inFlight atomic.Int64
-	served   atomic.Uint64
-	limiter  atomic.Pointer[limit.Limiter] // nil: no limits
+	draining  atomic.Bool
+	inFlight  atomic.Int64
+	served    atomic.Uint64
+	limiter   atomic.Pointer[limit.Limiter]   // nil: no limits
+	security  atomic.Pointer[InboundSecurity] // nil: no identities, no rules
+	denied    atomic.Uint64
+	wouldDeny atomic.Uint64
+}
+
+// InboundSecurity is what the server side knows of callers' identities.
+type InboundSecurity struct {
+	// Authorization decides which callers may make which requests. If
+	// nil, every request is allowed.
+	Authorization *authz.Policy
+	// CallerName returns the service a verified caller's SPIFFE ID names,
+	// used as the caller for per-caller rate limits and sent on to the
+	// handler in SourceHeader in place of what the caller asserted. If
+	// nil, or when it returns false, the ID itself is the name.
+	CallerName func(spiffeid.ID) (string, bool)
+	// Logger receives authorization denials. If nil, they are not logged.
+	Logger *slog.Logger
+}
+
+// SetSecurity installs how callers are identified and authorized,
+// replacing the previous settings atomically.
+func (in *Inbound) SetSecurity(s InboundSecurity) {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	in.security.Store(&s)
+}
+
+// AuthorizationStats counts the requests authorization refused, and
+// those a dry-run rule set would have refused but let through.
+func (in *Inbound) AuthorizationStats() (denied, wouldDeny uint64) {
+	return in.denied.Load(), in.wouldDeny.Load()
 }
 
 // SourceHeader names the calling service on requests sent by a Weft
@@ -78,6 +115,12 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
+	if sec := in.security.Load(); sec != nil || r.TLS != nil {
+		var ok bool
+		if r, ok = in.authorize(w, r, sec); !ok {
+			return
+		}
+	}
 	if l := in.limiter.Load(); l != nil {
 		ticket, rej := l.Acquire(r.Header.Get(SourceHeader))
 		if rej.Rejected() {
@@ -114,3 +157,42 @@ func (in *Inbound) InFlight() int64 { return in.inFlight.Load() }
 
 // Served returns the number of requests received since the node started.
 func (in *Inbound) Served() uint64 { return in.served.Load() }
+
+// authorize puts the caller's verified identity into r's context and
+// SourceHeader, and applies the authorization rules. It answers 403 and
+// returns false for a request the rules refuse.
+func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *InboundSecurity) (*http.Request, bool) {
+	peer, verified := security.PeerID(r.TLS)
+	if verified {
+		name := ""
+		if sec != nil && sec.CallerName != nil {
+			name, _ = sec.CallerName(peer)
+		}
+		if name == "" {
+			name = peer.String()
+		}
+		r = r.WithContext(security.WithPeer(r.Context(), peer))
+		// What a verified caller is replaces what it says it is.
+		r.Header.Set(SourceHeader, name)
+	}
+	if sec == nil || sec.Authorization == nil {
+		return r, true
+	}
+	d := sec.Authorization.Decide(peer, r.Method, r.URL.Path)
+	if d.Allow {
+		return r, true
+	}
+	caller := "anonymous"
+	if verified {
+		caller = peer.String()
+	}
+	if !d.Enforced {
+		in.wouldDeny.Add(1)
+		sec.Logger.Info("weft: authorization dry-run: request would be denied", "caller", caller, "method", r.Method, "path", r.URL.Path, "reason", d.Reason)
+		return r, true
+	}
+	in.denied.Add(1)
+	sec.Logger.Debug("weft: authorization denied a request", "caller", caller, "method", r.Method, "path", r.URL.Path, "reason", d.Reason)
+	http.Error(w, "weft: forbidden: "+d.Reason, http.StatusForbidden)
+	return r, false
+}

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +61,13 @@ type RouterConfig struct {
 	Source string
 	// Zone is the caller's zone, preferred by destinations with zoneAware.
 	Zone string
+	// TLS returns the client configuration of mutual TLS connections to
+	// service's endpoints, or nil to connect to them in plaintext through
+	// Base. It is called whenever the route table is rebuilt and must
+	// return the same *tls.Config while the settings are the same: a new
+	// one replaces the service's connections. If nil, every connection is
+	// plaintext.
+	TLS func(service string) *tls.Config
 }
 
 // Router keeps the route table clients read: for every mesh service, its
@@ -69,6 +77,7 @@ type RouterConfig struct {
 // Clients read the table without locks.
 type Router struct {
 	base, egress http.RoundTripper
+	tlsFor       func(service string) *tls.Config
 	closeIdle    []func()
 	logger       *slog.Logger
 	source       string
@@ -83,7 +92,8 @@ type Router struct {
 	states    map[string]*serviceState             // kept while a service's config is unchanged
 	endpoints map[endpointKey]*resilience.Endpoint // reused across rebuilds
 	labels    map[*resilience.Endpoint]map[string]string
-	seen      map[string]bool // services that had ready endpoints in an earlier view
+	seen      map[string]bool   // services that had ready endpoints in an earlier view
+	conns     map[string]*conns // TLS connection pools, by service
 
 	mirrors mirrors // mirrored requests in flight
 }
@@ -107,6 +117,7 @@ type destination struct {
 	ready   int                          // endpoints in the picker
 	addrs   []string                     // their addresses, for introspection
 	unready int                          // instances known but starting or draining
+	conns   *conns                       // how its endpoints are reached
 }
 
 // pickerFor returns the picker of subset, or of every endpoint for "".
@@ -169,7 +180,7 @@ func (r *Router) builder(cfg DestinationConfig) resilience.Builder {
 // NewRouter returns a router with an empty catalog and the default
 // routing (least request, 5 s timeout, any egress host).
 func NewRouter(cfg RouterConfig) *Router {
-	r := &Router{base: cfg.Base, egress: cfg.Egress, logger: cfg.Logger, source: cfg.Source, zone: cfg.Zone}
+	r := &Router{base: cfg.Base, egress: cfg.Egress, tlsFor: cfg.TLS, logger: cfg.Logger, source: cfg.Source, zone: cfg.Zone}
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
@@ -189,6 +200,7 @@ func NewRouter(cfg RouterConfig) *Router {
 	r.endpoints = make(map[endpointKey]*resilience.Endpoint)
 	r.labels = make(map[*resilience.Endpoint]map[string]string)
 	r.seen = make(map[string]bool)
+	r.conns = make(map[string]*conns)
 	r.states = make(map[string]*serviceState)
 	r.routing = Routing{Default: DestinationConfig{LoadBalancer: leastrequest.Name, Timeout: 5 * time.Second}}
 	r.rebuildLocked()
@@ -276,6 +288,11 @@ func (r *Router) CloseIdleConnections() {
 	for _, f := range r.closeIdle {
 		f()
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.rt.CloseIdleConnections()
+	}
 }
 
 func (r *Router) rebuildLocked() {
@@ -296,7 +313,7 @@ func (r *Router) rebuildLocked() {
 		if !ok {
 			cfg = r.routing.Default
 		}
-		d := &destination{service: svc, cfg: cfg, state: r.stateLocked(svc, cfg), routes: r.tables[svc]}
+		d := &destination{service: svc, cfg: cfg, state: r.stateLocked(svc, cfg), routes: r.tables[svc], conns: r.connsLocked(svc)}
 		eps := r.readyEndpointsLocked(d, live)
 		d.ready = len(eps)
 		for _, ep := range eps {
@@ -336,6 +353,12 @@ func (r *Router) rebuildLocked() {
 	for svc := range r.states {
 		if _, ok := t.dests[svc]; !ok {
 			delete(r.states, svc)
+		}
+	}
+	for svc, c := range r.conns {
+		if _, ok := t.dests[svc]; !ok {
+			delete(r.conns, svc)
+			c.rt.CloseIdleConnections()
 		}
 	}
 	r.table.Store(t)

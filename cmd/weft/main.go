@@ -1,5 +1,7 @@
 // Command weft is the command-line companion of the Weft service mesh:
-// it checks policy files before they are rolled out.
+// it checks policy files before they are rolled out, and creates the
+// development certificate authority that gives nodes SPIFFE identities
+// without SPIRE.
 //
 // Usage:
 //
@@ -37,6 +39,7 @@ const (
 // commands lists the subcommands in the order "weft help" shows them.
 var commands = []command{
 	validateCommand,
+	caCommand,
 	{name: "version", summary: "print the weft version", run: runVersion},
 }
 

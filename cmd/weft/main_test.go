@@ -93,7 +93,7 @@ func TestValidateGoodFiles(t *testing.T) {
 func TestValidateBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	good := writePolicy(t, dir, "good.yaml", "version: 1\n")
-	bad := writePolicy(t, dir, "bad.yaml", "version: 2\nservices:\n  a: {timeout: 5}\nsecurity: {}\n")
+	bad := writePolicy(t, dir, "bad.yaml", "version: 2\nservices:\n  a: {timeout: 5}\nsecurity: {mtls: bogus}\n")
 	missing := filepath.Join(dir, "missing.yaml")
 
 	code, stdout, stderr := runWeft("validate", bad, good, missing)
@@ -106,7 +106,7 @@ func TestValidateBadFiles(t *testing.T) {
 	want := []string{
 		bad + ":1:10: version: unsupported policy version 2",
 		bad + ":3:16: services.a.timeout: expected a duration like 2s or 500ms, got the number 5",
-		bad + ":4:1: security: not implemented yet",
+		bad + ":4:18: security.mtls: \"bogus\" is not an mTLS mode",
 		"policy: load: open " + missing + ": no such file or directory",
 	}
 	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")

@@ -11,13 +11,13 @@ func ExampleParse() {
 services:
   payments:
     timeout: 2
-    inbound: {authorization: {mode: enforce}}
+    inbound: {authorization: {rules: [{paths: ["/refunds*/x"]}]}}
 `
 	_, err := policy.Parse("mesh.yaml", []byte(src))
 	fmt.Println(err)
 	// Output:
 	// mesh.yaml:4:14: services.payments.timeout: expected a duration like 2s or 500ms, got the number 2; add a unit, for example 2s
-	// mesh.yaml:5:15: services.payments.inbound.authorization: not implemented yet in this version of Weft; remove this key (it belongs to the planned schema described in docs/POLICY.md)
+	// mesh.yaml:5:48: services.payments.inbound.authorization.rules[0].paths[0]: "/refunds*/x": '*' may only end a path pattern, as in "/refunds/*"
 }
 
 func ExamplePolicy_Destination() {

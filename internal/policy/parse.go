@@ -51,6 +51,9 @@ func Parse(file string, data []byte) (*Policy, error) {
 			d.errorAt(at, "version: missing; add `version: %d` at the top of the file", Version)
 		}
 	}
+	if len(d.errs) == 0 {
+		d.checkSecurity(p)
+	}
 	if len(d.errs) > 0 {
 		return nil, d.sortedErrors()
 	}

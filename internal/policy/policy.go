@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"reflect"
 	"time"
 
+	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/transport"
 )
 
@@ -40,6 +42,8 @@ type Policy struct {
 	// Services configures calls to individual destination services, by
 	// service name; fields left empty take the value from Defaults.
 	Services map[string]transport.ServiceConfig `yaml:"services"`
+	// Security gives nodes their identities and sets the mTLS mode.
+	Security security.Config `yaml:"security"`
 
 	// Source is the file the policy was read from; "" for [Default].
 	Source string `yaml:"-"`
@@ -60,6 +64,9 @@ type Mesh struct {
 	// "env:VAR" or "file:PATH"; here it is the decoded key. If nil, gossip
 	// travels in clear text.
 	GossipKey []byte `yaml:"gossipKey"`
+	// TrustDomain is the SPIFFE trust domain of the mesh's identities,
+	// such as "example.org". Required when security.identity is set.
+	TrustDomain string `yaml:"trustDomain"`
 }
 
 // Admin configures the node's admin HTTP listener.
@@ -126,4 +133,31 @@ func (p *Policy) ShortHash() string {
 		return p.Hash[:12]
 	}
 	return p.Hash
+}
+
+// MTLS returns the mode of service: its own mtls key, else security.mtls,
+// else strict with an identity and disabled without. A nil Policy behaves
+// like [Default].
+func (p *Policy) MTLS(service string) security.Mode {
+	if p == nil {
+		return security.Disabled
+	}
+	if m := p.Services[service].MTLS; m != "" {
+		return m
+	}
+	return p.Security.DefaultMode()
+}
+
+// IDTemplate returns the mapping of service names to SPIFFE IDs; ok is
+// false when the policy configures no identity.
+func (p *Policy) IDTemplate() (t security.Template, ok bool) {
+	if p == nil || !p.Security.Enabled() {
+		return t, false
+	}
+	td, err := spiffeid.TrustDomainFromString(p.Mesh.TrustDomain)
+	if err != nil {
+		return t, false
+	}
+	t, err = security.ParseTemplate(p.Security.IDTemplate, td)
+	return t, err == nil
 }

@@ -7,7 +7,8 @@ import (
 
 // CheckReload reports the changes from old to new that a running node
 // cannot apply: any key under mesh (the node would have to leave and rejoin
-// the gossip layer) and admin.listen (the listener is bound at start). A
+// the gossip layer) and admin.listen (the listener is bound at start), security.identity and
+// security.idTemplate (the identity is obtained at start). A
 // node calls it from [WatchConfig.Apply] so that such an edit is rejected
 // and the policy in force kept. The error is an [ErrorList] positioned in
 // new's file where the key is present; nil means new can be applied live.
@@ -27,6 +28,14 @@ func CheckReload(old, new *Policy) error {
 	}
 	if old.Admin.Listen != new.Admin.Listen {
 		errs = append(errs, new.restartError("admin.listen", old.Admin.Listen, new.Admin.Listen))
+	}
+	// The identity is obtained once, at start; the mTLS modes and the
+	// authorization rules apply live.
+	if !reflect.DeepEqual(old.Security.Identity, new.Security.Identity) {
+		errs = append(errs, new.restartError("security.identity", nil, nil))
+	}
+	if old.Security.IDTemplate != new.Security.IDTemplate {
+		errs = append(errs, new.restartError("security.idTemplate", old.Security.IDTemplate, new.Security.IDTemplate))
 	}
 	if len(errs) == 0 {
 		return nil

@@ -16,10 +16,7 @@ import (
 // one means adding its field to the Config struct it belongs in and
 // removing its line here.
 var plannedKeys = map[string]bool{
-	"security":                         true,
-	"telemetry":                        true,
-	"mesh.trustDomain":                 true,
-	"services.*.inbound.authorization": true,
+	"telemetry": true,
 }
 
 // valueHooks decode the value at a schema pattern themselves, instead of the
@@ -33,6 +30,7 @@ var valueHooks = map[string]func(d *decoder, n *yaml.Node, v reflect.Value) stri
 var valueChecks = map[string]func(v reflect.Value) string{
 	"version":            checkInt(checkVersion),
 	"mesh.name":          checkString(checkMeshName),
+	"mesh.trustDomain":   checkString(checkTrustDomain),
 	"admin.listen":       checkString(checkListen),
 	"egress.allow[]":     checkString(checkEgressHost),
 	"defaults.timeout":   checkDuration(checkTimeout),
