@@ -13,7 +13,8 @@ import (
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 
 // BenchmarkRequest compares one GET over loopback through plain net/http
-// with the same GET through a Weft client and server.
+// with the same GET through a Weft client and server, in plaintext and
+// with (mutual) TLS on kept-alive connections.
 func BenchmarkRequest(b *testing.B) {
 	b.Run("net-http", func(b *testing.B) {
 		srv := httptest.NewServer(okHandler)
@@ -24,6 +25,23 @@ func BenchmarkRequest(b *testing.B) {
 	})
 	b.Run("weft", func(b *testing.B) {
 		m := meshtest.New(b)
+		m.Serve(mesh.Config{Service: "echo"}, okHandler)
+		client := m.Start(mesh.Config{Service: "client"})
+		meshtest.WaitEndpoints(b, client, "echo", 1)
+		run(b, client.NewClient("echo"), "http://echo/")
+	})
+	b.Run("net-http-tls", func(b *testing.B) {
+		srv := httptest.NewTLSServer(okHandler)
+		defer srv.Close()
+		tr := srv.Client().Transport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 128
+		defer tr.CloseIdleConnections()
+		run(b, &http.Client{Transport: tr}, srv.URL)
+	})
+	b.Run("weft-mtls", func(b *testing.B) {
+		_, caDir := meshtest.DevCA(b)
+		m := meshtest.New(b)
+		m.PolicyFile = meshtest.SecurePolicy(b, caDir, "")
 		m.Serve(mesh.Config{Service: "echo"}, okHandler)
 		client := m.Start(mesh.Config{Service: "client"})
 		meshtest.WaitEndpoints(b, client, "echo", 1)

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/transport"
 )
 
@@ -42,6 +44,15 @@ func (n *Node) Serve(srv *http.Server, l net.Listener) error {
 		h = http.DefaultServeMux
 	}
 	srv.Handler = n.Wrap(h)
+	if n.identity != nil {
+		connCtx := srv.ConnContext
+		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			if connCtx != nil {
+				ctx = connCtx(ctx, c)
+			}
+			return security.ConnContext(ctx, c)
+		}
+	}
 
 	n.mu.Lock()
 	switch {

@@ -162,7 +162,14 @@ func (in *Inbound) Served() uint64 { return in.served.Load() }
 // SourceHeader, and applies the authorization rules. It answers 403 and
 // returns false for a request the rules refuse.
 func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *InboundSecurity) (*http.Request, bool) {
-	peer, verified := security.PeerID(r.TLS)
+	peer, verified := security.PeerFromContext(r.Context())
+	if !verified && r.TLS != nil {
+		// The connection's first request: servers the node runs remember
+		// the peer for the connection's later requests.
+		if peer, verified = security.PeerID(r.TLS); verified && !security.SetConnPeer(r.Context(), peer) {
+			r = r.WithContext(security.WithPeer(r.Context(), peer))
+		}
+	}
 	if verified {
 		name := ""
 		if sec != nil && sec.CallerName != nil {
@@ -171,9 +178,10 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *Inboun
 		if name == "" {
 			name = peer.String()
 		}
-		r = r.WithContext(security.WithPeer(r.Context(), peer))
 		// What a verified caller is replaces what it says it is.
-		r.Header.Set(SourceHeader, name)
+		if r.Header.Get(SourceHeader) != name {
+			r.Header.Set(SourceHeader, name)
+		}
 	}
 	if sec == nil || sec.Authorization == nil {
 		return r, true

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/internal/policy"
+	"github.com/weftmesh/weft/security"
 )
 
 // TestRun runs the whole quickstart for a few seconds and checks what it
@@ -46,6 +47,10 @@ func TestRun(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+
+	if c := regexp.MustCompile(`(\d+) mutual TLS, (\d+) plaintext, (\d+) refused`).FindStringSubmatch(text); c == nil || c[1] == "0" || c[2] != "0" || c[3] != "0" {
+		t.Errorf("connections %v: want only mutual TLS ones", c)
 	}
 
 	m := regexp.MustCompile(`sent (\d+) requests .*?; (\d+) succeeded \(([\d.]+)%\)`).FindStringSubmatch(text)
@@ -163,6 +168,12 @@ func TestPolicyValidates(t *testing.T) {
 		}
 		if string(p.Mesh.GossipKey) != string(key) {
 			t.Errorf("%s: gossip key is not the one in $%s", path, gossipKeyEnv)
+		}
+		if p.Mesh.TrustDomain != trustDomain || p.Security.Identity.Dev == nil || filepath.Base(p.Security.Identity.Dev.CA) != devCADir {
+			t.Errorf("%s: identity %+v in %q, want a development CA in %s for %s", path, p.Security.Identity, p.Mesh.TrustDomain, devCADir, trustDomain)
+		}
+		if p.MTLS("payments") != security.Strict {
+			t.Errorf("%s: payments mTLS mode %s, want strict", path, p.MTLS("payments"))
 		}
 		if p.Admin.Listen != "" {
 			t.Errorf("%s: admin.listen %q: every node of the process would bind it", path, p.Admin.Listen)

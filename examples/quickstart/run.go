@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/weftmesh/weft/security/devca"
 	"io"
 	"log/slog"
 	"os"
@@ -20,6 +22,13 @@ import (
 
 //go:embed mesh.yaml
 var embeddedPolicy []byte
+
+// trustDomain and devCADir are what mesh.yaml says about identities: the
+// trust domain, and the development CA's directory, next to the policy.
+const (
+	trustDomain = "shop.local"
+	devCADir    = "weft-dev-ca"
+)
 
 // gossipKeyEnv is the variable mesh.yaml reads the gossip key from.
 const gossipKeyEnv = "WEFT_GOSSIP_KEY"
@@ -93,19 +102,23 @@ func run(ctx context.Context, opts options, stdout io.Writer) error {
 		if err := os.WriteFile(policyFile, embeddedPolicy, 0o600); err != nil {
 			return fmt.Errorf("write the policy: %w", err)
 		}
+		if _, err := devca.Init(filepath.Join(dir, devCADir), spiffeid.RequireTrustDomainFromString(trustDomain)); err != nil {
+			return fmt.Errorf("make a development CA: %w", err)
+		}
 	}
 
 	scr.printf("Weft quickstart: a shop of %d service instances and a load generator, each its own mesh node on 127.0.0.1.", len(topology()))
 	scr.printf("  policy      %s (watched: edits apply live)", policyFile)
 	if opts.PolicyFile == "" {
 		scr.printf("  gossip      encrypted with the key in $%s, %s", gossipKeyEnv, keyNote)
+		scr.printf("  identity    mutual TLS between all nodes, SVIDs spiffe://%s/svc/<service> from a temporary development CA", trustDomain)
 	}
 	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
 	started := time.Now()
 	s, err := startShop(startCtx, shopConfig{
 		policyFile: policyFile,
 		adminAddr:  opts.AdminAddr,
-		logger:     slog.New(slog.NewTextHandler(opts.Logs, &slog.HandlerOptions{Level: opts.LogLevel})),
+		logger:     nodeLogger(opts),
 	})
 	cancel()
 	if err != nil {
@@ -124,6 +137,9 @@ func run(ctx context.Context, opts options, stdout io.Writer) error {
 
 	d := newDrill(s, scr)
 	err = drive(ctx, opts, s, scr, d)
+	if c, ok := s.connections(); ok {
+		scr.printf("Connections accepted by the shop's servers: %d mutual TLS, %d plaintext, %d refused.", c.TLS, c.Plaintext, c.Refused)
+	}
 
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
@@ -271,4 +287,33 @@ func ensureGossipKey() (string, error) {
 		return "", fmt.Errorf("set $%s: %w", gossipKeyEnv, err)
 	}
 	return "unset, so a random AES-256 key was made for this run", nil
+}
+
+// nodeLogger returns the logger of the shop's nodes. With the embedded
+// policy, the header already says once that identities come from a
+// temporary development CA; each node's own warning about it would say it
+// ten times more, so those are left out.
+func nodeLogger(opts options) *slog.Logger {
+	h := slog.Handler(slog.NewTextHandler(opts.Logs, &slog.HandlerOptions{Level: opts.LogLevel}))
+	if opts.PolicyFile == "" {
+		h = withoutDevCAWarning{h}
+	}
+	return slog.New(h)
+}
+
+type withoutDevCAWarning struct{ slog.Handler }
+
+func (h withoutDevCAWarning) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "devca: ") && r.Level == slog.LevelWarn && strings.Contains(r.Message, "DEVELOPMENT CA") {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h withoutDevCAWarning) WithAttrs(as []slog.Attr) slog.Handler {
+	return withoutDevCAWarning{h.Handler.WithAttrs(as)}
+}
+
+func (h withoutDevCAWarning) WithGroup(name string) slog.Handler {
+	return withoutDevCAWarning{h.Handler.WithGroup(name)}
 }

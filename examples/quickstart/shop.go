@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/mesh"
+	"github.com/weftmesh/weft/security"
 )
 
 // instance is one serving service instance of the shop: a node of its
@@ -322,4 +323,20 @@ func (s *shop) servedSummary() string {
 		parts = append(parts, part)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// connections adds up how the instances' listeners served connections;
+// ok is false when the nodes have no identity (a -policy without one).
+func (s *shop) connections() (c security.ListenerStats, ok bool) {
+	for _, in := range s.instances {
+		id := in.node.Status().Identity
+		if id == nil {
+			continue
+		}
+		ok = true
+		c.TLS += id.Connections.TLS
+		c.Plaintext += id.Connections.Plaintext
+		c.Refused += id.Connections.Refused
+	}
+	return c, ok
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -24,6 +25,7 @@ func checkTrustDomain(s string) string {
 // identity have one, and that authorization rules name services the
 // policy knows and can match verified callers at all.
 func (d *decoder) checkSecurity(p *Policy) {
+	d.resolvePaths(&p.Security.Identity)
 	sec := p.Security
 	var tmpl security.Template
 	if sec.Enabled() {
@@ -91,4 +93,23 @@ func (d *decoder) errorAtPath(path, msg string) {
 		}
 	}
 	d.errs = append(d.errs, e)
+}
+
+// resolvePaths makes the identity's relative paths relative to the policy
+// file's directory, as file: references are, so that a policy means the
+// same files whatever directory a node starts in.
+func (d *decoder) resolvePaths(id *security.IdentityConfig) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) && d.file != "" {
+			*p = filepath.Join(d.dir, *p)
+		}
+	}
+	if id.Dev != nil {
+		abs(&id.Dev.CA)
+	}
+	if id.Files != nil {
+		abs(&id.Files.Cert)
+		abs(&id.Files.Key)
+		abs(&id.Files.Bundle)
+	}
 }
