@@ -78,10 +78,11 @@ func usesTLS(m security.Mode) bool { return m == security.Strict || m == securit
 // inboundSecurity returns how the node's server side identifies and
 // authorizes callers under p.
 func (n *Node) inboundSecurity(p *policy.Policy) (transport.InboundSecurity, error) {
-	s := transport.InboundSecurity{Logger: n.logger}
+	s := transport.InboundSecurity{Logger: n.logger, Service: n.cfg.Service}
 	if n.identity == nil {
 		return s, nil
 	}
+	s.RequireTLS = p.MTLS(n.cfg.Service) == security.Strict
 	tmpl := n.identity.Template()
 	s.CallerName = tmpl.Service
 	if in := p.Services[n.cfg.Service].Inbound; in != nil && in.Authorization != nil {

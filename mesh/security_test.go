@@ -213,14 +213,23 @@ func TestMTLSModeReloads(t *testing.T) {
 	m.PolicyFile = meshtest.SecurePolicy(t, caDir, "services:\n  payments: {mtls: permissive}\n")
 	backend := m.Serve(mesh.Config{Service: "payments"}, whoami)
 	plain := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	if code, body := call(t, plain, "GET", "http://"+backend.Addr+"/"); code != 200 || !strings.Contains(body, "tls=false") {
-		t.Fatalf("permissive, plaintext: %d %q", code, body)
+	kept := &http.Client{Transport: &http.Transport{}} // keeps its connection open across the reload
+	defer kept.CloseIdleConnections()
+	for _, c := range []*http.Client{plain, kept} {
+		if code, body := call(t, c, "GET", "http://"+backend.Addr+"/"); code != 200 || !strings.Contains(body, "tls=false") {
+			t.Fatalf("permissive, plaintext: %d %q", code, body)
+		}
 	}
 	replacePolicy(t, m.PolicyFile, meshtest.SecurePolicyBody(caDir, "services:\n  payments: {mtls: strict}\n"))
-	meshtest.WaitFor(t, 10*time.Second, "strict applied", func() bool {
+	meshtest.WaitFor(t, 10*time.Second, "strict applied to new connections", func() bool {
 		code, _ := call(t, plain, "GET", "http://"+backend.Addr+"/")
 		return code == http.StatusBadRequest
 	})
+	// A plaintext connection accepted while permissive is refused too.
+	code, body := call(t, kept, "GET", "http://"+backend.Addr+"/")
+	if code != http.StatusBadRequest || !strings.Contains(body, "mutual TLS only") {
+		t.Fatalf("kept-alive plaintext connection after the switch to strict: %d %q", code, body)
+	}
 }
 
 // SVIDs renewed every second under load: new handshakes use new SVIDs,

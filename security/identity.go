@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/weftmesh/weft/security/devca"
 	"github.com/weftmesh/weft/security/files"
 	"github.com/weftmesh/weft/security/workload"
@@ -78,7 +79,7 @@ func Open(ctx context.Context, cfg Config, td spiffeid.TrustDomain, service stri
 		src.Close()
 		return nil, err
 	}
-	return newIdentity(src, id, tmpl, logger), nil
+	return newIdentity(pin(src, id, logger), id, tmpl, logger), nil
 }
 
 // NewIdentity returns the identity id backed by src, for a source made
@@ -87,7 +88,7 @@ func NewIdentity(src Source, id spiffeid.ID, tmpl Template, logger *slog.Logger)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return newIdentity(src, id, tmpl, logger)
+	return newIdentity(pin(src, id, logger), id, tmpl, logger)
 }
 
 func newIdentity(src Source, id spiffeid.ID, tmpl Template, logger *slog.Logger) *Identity {
@@ -162,7 +163,11 @@ func (i *Identity) watchExpiry() {
 	defer i.wg.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var warned []byte // serial of the SVID last warned about
+	var (
+		current *x509svid.SVID // the SVID being watched
+		seen    time.Time      // when it was first seen
+		warned  bool           // whether it was warned about
+	)
 	for {
 		select {
 		case <-i.stop:
@@ -174,12 +179,22 @@ func (i *Identity) watchExpiry() {
 			continue
 		}
 		leaf := svid.Certificates[0]
-		life := leaf.NotAfter.Sub(leaf.NotBefore)
+		if svid != current {
+			current, seen, warned = svid, time.Now(), false
+		}
+		// Issuers backdate NotBefore for clock skew (SPIRE by 10 s, the
+		// development CA by a minute): the life that matters starts when
+		// the SVID arrived, or at NotBefore if that is later.
+		start := seen
+		if leaf.NotBefore.After(start) {
+			start = leaf.NotBefore
+		}
+		life := leaf.NotAfter.Sub(start)
 		left := time.Until(leaf.NotAfter)
-		if left > life/3 || string(warned) == string(leaf.SerialNumber.Bytes()) {
+		if left > life/3 || warned {
 			continue
 		}
-		warned = leaf.SerialNumber.Bytes()
+		warned = true
 		if left <= 0 {
 			i.logger.Error("weft: the SVID has expired and was not renewed: mesh connections fail until it is", "id", i.id, "expired", leaf.NotAfter)
 			continue

@@ -37,9 +37,9 @@ type ListenerConfig struct {
 
 // ListenerStats counts a listener's connections by how they were served.
 type ListenerStats struct {
-	TLS       uint64 // handed over as mutual TLS connections
-	Plaintext uint64 // handed over in plaintext
-	Refused   uint64 // closed because the mode did not allow them
+	TLS       uint64 `json:"tls"`       // handed over as mutual TLS connections
+	Plaintext uint64 `json:"plaintext"` // handed over in plaintext
+	Refused   uint64 `json:"refused"`   // closed because the mode did not allow them
 }
 
 // Listener serves mutual TLS and, where the mode allows, plaintext on one

@@ -25,6 +25,7 @@ type Inbound struct {
 	security  atomic.Pointer[InboundSecurity] // nil: no identities, no rules
 	denied    atomic.Uint64
 	wouldDeny atomic.Uint64
+	dryRunLog logEvery // dry-run denials, logged at most once a second
 }
 
 // InboundSecurity is what the server side knows of callers' identities.
@@ -37,8 +38,32 @@ type InboundSecurity struct {
 	// handler in SourceHeader in place of what the caller asserted. If
 	// nil, or when it returns false, the ID itself is the name.
 	CallerName func(spiffeid.ID) (string, bool)
+	// RequireTLS refuses requests that did not come over mutual TLS: the
+	// service is strict, and a plaintext connection accepted while it was
+	// permissive must not outlive the change.
+	RequireTLS bool
+	// Service names the service served, in refusals.
+	Service string
 	// Logger receives authorization denials. If nil, they are not logged.
 	Logger *slog.Logger
+}
+
+// logEvery lets one log line through per second and counts the others, so
+// that a busy service's repeated event does not flood its logs.
+type logEvery struct {
+	last       atomic.Int64 // unix nanoseconds of the last line let through
+	suppressed atomic.Uint64
+}
+
+// allow reports whether a line may be logged now, and how many were held
+// back since the last one.
+func (l *logEvery) allow(now time.Time) (uint64, bool) {
+	last := l.last.Load()
+	if now.UnixNano()-last < int64(time.Second) || !l.last.CompareAndSwap(last, now.UnixNano()) {
+		l.suppressed.Add(1)
+		return 0, false
+	}
+	return l.suppressed.Swap(0), true
 }
 
 // SetSecurity installs how callers are identified and authorized,
@@ -162,6 +187,11 @@ func (in *Inbound) Served() uint64 { return in.served.Load() }
 // SourceHeader, and applies the authorization rules. It answers 403 and
 // returns false for a request the rules refuse.
 func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *InboundSecurity) (*http.Request, bool) {
+	if sec != nil && sec.RequireTLS && r.TLS == nil {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "weft: "+sec.Service+" accepts mutual TLS only (mtls: strict): call it through a Weft client that has a mesh identity", http.StatusBadRequest)
+		return r, false
+	}
 	peer, verified := security.PeerFromContext(r.Context())
 	if !verified && r.TLS != nil {
 		// The connection's first request: servers the node runs remember
@@ -196,7 +226,9 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *Inboun
 	}
 	if !d.Enforced {
 		in.wouldDeny.Add(1)
-		sec.Logger.Info("weft: authorization dry-run: request would be denied", "caller", caller, "method", r.Method, "path", r.URL.Path, "reason", d.Reason)
+		if n, ok := in.dryRunLog.allow(time.Now()); ok {
+			sec.Logger.Info("weft: authorization dry-run: request would be denied", "caller", caller, "method", r.Method, "path", r.URL.Path, "reason", d.Reason, "not_logged_since_last", n)
+		}
 		return r, true
 	}
 	in.denied.Add(1)
