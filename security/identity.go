@@ -168,6 +168,9 @@ func (i *Identity) watchExpiry() {
 		seen    time.Time      // when it was first seen
 		warned  bool           // whether it was warned about
 	)
+	if svid, err := i.src.GetX509SVID(); err == nil {
+		current, seen = svid, time.Now()
+	}
 	for {
 		select {
 		case <-i.stop:

@@ -1,55 +1,36 @@
 package security_test
 
 import (
-	"bytes"
-	"log/slog"
+	"github.com/weftmesh/weft/internal/logtest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/weftmesh/weft/security"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // An SVID that is not renewed is warned about while it still works.
 func TestIdentityWarnsBeforeExpiry(t *testing.T) {
 	ca := newCA(t, td)
 	now := time.Now()
-	// Three seconds left and no renewal coming: a warning once a third
-	// of that is left, whatever the backdated NotBefore says.
-	svid, err := ca.IssueValidity(payments, now.Add(-time.Minute), now.Add(3*time.Second))
+	// Five seconds left and no renewal coming: a warning once a third of
+	// that is left, whatever the backdated NotBefore says.
+	svid, err := ca.IssueValidity(payments, now.Add(-time.Minute), now.Add(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	logger, logs := logtest.New()
 	tmpl, err := security.ParseTemplate("", td)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := security.NewIdentity(newSource(svid, ca.Bundle()), payments, tmpl, slog.New(slog.NewTextHandler(&logs, nil)))
+	id := security.NewIdentity(newSource(svid, ca.Bundle()), payments, tmpl, logger)
 	defer id.Close()
 
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(logs.String(), "was not renewed in time") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no warning within 5s; logs: %q", logs.String())
+			t.Fatalf("no warning before expiry; logs: %q", logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -73,8 +54,8 @@ func TestIdentityKeepsItsID(t *testing.T) {
 	ca := newCA(t, td)
 	src := newSource(issue(t, ca, payments), ca.Bundle())
 	tmpl, _ := security.ParseTemplate("", td)
-	var logs syncBuffer
-	id := security.NewIdentity(src, payments, tmpl, slog.New(slog.NewTextHandler(&logs, nil)))
+	logger, logs := logtest.New()
+	id := security.NewIdentity(src, payments, tmpl, logger)
 	defer id.Close()
 	good, _ := id.Source().GetX509SVID()
 

@@ -2,35 +2,13 @@ package policy
 
 import (
 	"errors"
-	"log/slog"
+	"github.com/weftmesh/weft/internal/logtest"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-// logBuffer collects log output written from the watcher's goroutine.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 const (
 	policyV1 = "version: 1\nmesh: {name: shop}\nservices:\n  a: {timeout: 1s}\n"
@@ -51,10 +29,10 @@ func startWatch(t *testing.T, cfg WatchConfig) (string, *Policy, *Watcher) {
 }
 
 func TestWatchAppliesValidChangeWithinOneSecond(t *testing.T) {
-	var logs logBuffer
+	logger, logs := logtest.New()
 	var mu sync.Mutex
 	var applied []*Policy
-	path, v1, w := startWatch(t, WatchConfig{Logger: logs.logger(), Apply: func(p *Policy) error {
+	path, v1, w := startWatch(t, WatchConfig{Logger: logger, Apply: func(p *Policy) error {
 		mu.Lock()
 		defer mu.Unlock()
 		applied = append(applied, p)
@@ -95,8 +73,8 @@ func TestWatchSameSizeRewriteInPlace(t *testing.T) {
 }
 
 func TestWatchKeepsPolicyOnInvalidChange(t *testing.T) {
-	var logs logBuffer
-	path, v1, w := startWatch(t, WatchConfig{Interval: 10 * time.Millisecond, Logger: logs.logger()})
+	logger, logs := logtest.New()
+	path, v1, w := startWatch(t, WatchConfig{Interval: 10 * time.Millisecond, Logger: logger})
 	replaceFile(t, path, "version: 1\nmesh: {name: Shop}\nservices:\n  a: {timeout: soon}\n")
 	waitFor(t, 5*time.Second, "the invalid policy to be rejected", func() bool { return w.Stats().Rejected == 1 })
 
@@ -127,13 +105,13 @@ func TestWatchKeepsPolicyOnInvalidChange(t *testing.T) {
 }
 
 func TestWatchApplyErrorRejects(t *testing.T) {
-	var logs logBuffer
+	logger, logs := logtest.New()
 	path := writeFile(t, t.TempDir(), "mesh.yaml", policyV1)
 	v1, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := Watch(path, v1, WatchConfig{Interval: 10 * time.Millisecond, Logger: logs.logger(), Apply: func(p *Policy) error {
+	w := Watch(path, v1, WatchConfig{Interval: 10 * time.Millisecond, Logger: logger, Apply: func(p *Policy) error {
 		return CheckReload(v1, p)
 	}})
 	defer w.Close()
@@ -149,8 +127,8 @@ func TestWatchApplyErrorRejects(t *testing.T) {
 }
 
 func TestWatchApplyPlainError(t *testing.T) {
-	var logs logBuffer
-	path, _, w := startWatch(t, WatchConfig{Interval: 10 * time.Millisecond, Logger: logs.logger(), Apply: func(*Policy) error {
+	logger, logs := logtest.New()
+	path, _, w := startWatch(t, WatchConfig{Interval: 10 * time.Millisecond, Logger: logger, Apply: func(*Policy) error {
 		return errors.New("node: refused")
 	}})
 	replaceFile(t, path, policyV2)
@@ -164,8 +142,8 @@ func TestWatchApplyPlainError(t *testing.T) {
 }
 
 func TestWatchMissingFile(t *testing.T) {
-	var logs logBuffer
-	path, v1, w := startWatch(t, WatchConfig{Interval: 10 * time.Millisecond, Logger: logs.logger()})
+	logger, logs := logtest.New()
+	path, v1, w := startWatch(t, WatchConfig{Interval: 10 * time.Millisecond, Logger: logger})
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/weftmesh/weft/internal/logtest"
 	"net"
 	"os"
 	"strings"
@@ -172,8 +173,8 @@ func TestKeepsSVIDWhenEntryRemoved(t *testing.T) {
 	if err := s.Register(ctx, idRemoved, 0); err != nil {
 		t.Fatal(err)
 	}
-	var logs logBuffer
-	src, err := New(ctx, Config{Socket: s.SocketAddr()}, idRemoved, newLogger(&logs))
+	logger, logs := logtest.New()
+	src, err := New(ctx, Config{Socket: s.SocketAddr()}, idRemoved, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
