@@ -42,7 +42,7 @@ func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // UnmarshalText decodes the String form, so that tools reading the admin
 // endpoint's JSON get a Status back.
 func (s *Status) UnmarshalText(b []byte) error {
-	for _, c := range []Status{StatusAlive, StatusDead, StatusLeft} {
+	for _, c := range []Status{StatusAlive, StatusSuspect, StatusDead, StatusLeft} {
 		if string(b) == c.String() {
 			*s = c
 			return nil

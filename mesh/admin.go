@@ -40,11 +40,16 @@ func startAdmin(n *Node, addr string) (*adminServer, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.HandleFunc("GET /debug/weft", func(w http.ResponseWriter, r *http.Request) {
+		if wantsHTML(r) {
+			writeStatusHTML(w, n.Status())
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.Encode(n.Status())
 	})
+	mux.Handle("GET /metrics", n.telemetry.MetricsHandler())
 	a := &adminServer{
 		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
 		addr: l.Addr().String(),
@@ -70,6 +75,7 @@ func (a *adminServer) close() {
 type Status struct {
 	Node       string                      `json:"node"`
 	Service    string                      `json:"service"`
+	Mesh       string                      `json:"mesh"`
 	GossipAddr string                      `json:"gossipAddr"`
 	Local      InstanceStatus              `json:"local"`
 	Members    []discovery.Member          `json:"members"`
@@ -79,6 +85,12 @@ type Status struct {
 	Policy     PolicyStatus                `json:"policy"`
 	Inbound    InboundStatus               `json:"inbound"`
 	Identity   *IdentityStatus             `json:"identity,omitempty"` // nil without an identity
+	// Destinations shows each destination service's endpoints with the
+	// balancer's view of them: in flight, latency, weight, breaker.
+	Destinations []DestinationStatus `json:"destinations"`
+	// Decisions are the node's latest routing decisions, newest first.
+	Decisions []Decision       `json:"decisions,omitempty"`
+	Telemetry *TelemetryStatus `json:"telemetry,omitempty"`
 }
 
 // InstanceStatus is a catalog entry as people read it.
@@ -111,6 +123,9 @@ type PolicyStatus struct {
 	Applied   uint64 `json:"reloadsApplied"`
 	Rejected  uint64 `json:"reloadsRejected"`
 	LastError string `json:"lastError,omitempty"`
+	// Effective is the policy as the node applies it: defaults filled in,
+	// secrets masked.
+	Effective map[string]any `json:"effective,omitempty"`
 }
 
 // InboundStatus counts the requests the node served.
@@ -164,10 +179,17 @@ func (n *Node) Status() Status {
 	}
 	s.Identity = n.identityStatus()
 	p := n.policy.Load()
-	s.Policy = PolicyStatus{Source: p.Source, SHA256: p.Hash}
+	s.Policy = PolicyStatus{Source: p.Source, SHA256: p.Hash, Effective: effectivePolicy(p)}
 	if n.watcher != nil {
 		ws := n.watcher.Stats()
 		s.Policy.Applied, s.Policy.Rejected, s.Policy.LastError = ws.Applied, ws.Rejected, ws.LastError
 	}
+	s.Mesh = p.Mesh.Name
+	s.Destinations = n.router.Destinations()
+	if n.decisions != nil {
+		s.Decisions = n.decisions.Recent()
+	}
+	ts := n.telemetry.Status()
+	s.Telemetry = &ts
 	return s
 }

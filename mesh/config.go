@@ -6,6 +6,10 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config describes the node to start. Empty fields fall back to the
@@ -56,6 +60,22 @@ type Config struct {
 
 	// Logger receives the node's logs. If nil, slog.Default().
 	Logger *slog.Logger
+
+	// TracerProvider, if not nil, creates the node's spans (a server span
+	// per request served, a client span per call and one per attempt)
+	// instead of a provider built from the policy's telemetry.tracing,
+	// and tracing is on. The node never shuts it down. OpenTelemetry's
+	// global provider is never read or set.
+	TracerProvider trace.TracerProvider
+	// MeterProvider, if not nil, receives the node's metrics instead of a
+	// provider of the node's own; the admin endpoint's /metrics then
+	// answers 404 and telemetry.metrics does not apply. The node never
+	// shuts it down.
+	MeterProvider metric.MeterProvider
+	// Propagator, if not nil, carries trace context and baggage between
+	// services. If nil, $OTEL_PROPAGATORS, else W3C trace context and
+	// baggage.
+	Propagator propagation.TextMapPropagator
 }
 
 // Environment variables read for empty Config fields.

@@ -15,6 +15,7 @@ import (
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/telemetry"
 	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/route"
 )
@@ -31,12 +32,16 @@ type Node struct {
 	admin   *adminServer    // nil without an admin address
 	unsub   func()
 
+	telemetry *telemetry.Telemetry
+	decisions *transport.DecisionLog // nil without an admin address
+
 	policy atomic.Pointer[policy.Policy]
 	// installing is the policy being applied, ahead of policy while the
 	// router rebuilds: connections follow its mTLS modes.
 	installing atomic.Pointer[policy.Policy]
 	identity   *security.Identity // nil without security.identity
 	ready      chan struct{}
+	grpc       grpcSide // channels and servers; see grpc.go
 
 	mu        sync.Mutex // guards servers, listeners and stopping
 	servers   []*http.Server
@@ -111,11 +116,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if adminAddr == "" {
 		adminAddr = pol.Admin.Listen
 	}
+	if err := n.startTelemetry(ctx, pol, adminAddr != ""); err != nil {
+		n.unsub()
+		n.members.Close()
+		n.closeIdentity()
+		return nil, err
+	}
 	if adminAddr != "" {
 		if n.admin, err = startAdmin(n, adminAddr); err != nil {
 			n.unsub()
 			n.members.Close()
 			n.closeIdentity()
+			n.dropTelemetry()
 			return nil, fmt.Errorf("mesh: %w", err)
 		}
 	}
@@ -177,6 +189,8 @@ func (n *Node) applyPolicy(p *policy.Policy) error {
 		return fmt.Errorf("inbound limits of %s: %w", n.cfg.Service, err)
 	}
 	n.inbound.SetSecurity(sec)
+	n.grpcPolicy(p)
+	n.applyTelemetry(p)
 	n.policy.Store(p)
 	n.logger.Info("weft: policy reloaded", "file", p.Source, "sha256", p.Hash)
 	return nil
@@ -259,9 +273,11 @@ func (n *Node) Close() error {
 		for _, s := range n.takeServers() {
 			errs = append(errs, s.Close())
 		}
+		n.closeGRPC()
 		n.stopBackground()
 		errs = append(errs, n.members.Close())
 		n.router.Close()
+		n.dropTelemetry()
 		n.stopErr = errors.Join(errs...)
 	})
 	return n.stopErr
@@ -274,19 +290,23 @@ func (n *Node) shutdown(ctx context.Context) error {
 	if err := n.members.Update(func(in *discovery.Instance) { in.State = discovery.StateDraining }); err != nil {
 		errs = append(errs, err)
 	}
+	n.drainGRPC()
 	n.logger.Info("weft: draining", "delay", n.cfg.DrainDelay)
 	n.awaitDrainAnnounced(ctx)
+	grpcStopped := n.stopGRPC(ctx)
 	for _, s := range n.takeServers() {
 		if err := s.Shutdown(ctx); err != nil {
 			s.Close()
 			errs = append(errs, fmt.Errorf("mesh: shutdown %s: %w", s.Addr, err))
 		}
 	}
+	errs = append(errs, grpcStopped()...)
 	n.stopBackground()
 	if err := n.members.Leave(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	n.router.Close()
+	n.stopTelemetry(ctx)
 	n.logger.Info("weft: node stopped")
 	return errors.Join(errs...)
 }

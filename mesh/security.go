@@ -3,6 +3,7 @@ package mesh
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"time"
@@ -82,6 +83,8 @@ func (n *Node) inboundSecurity(p *policy.Policy) (transport.InboundSecurity, err
 	if n.identity == nil {
 		return s, nil
 	}
+	src := n.identity.Source()
+	s.Verify = func(chain []*x509.Certificate) (spiffeid.ID, error) { return security.VerifyPeer(src, chain) }
 	s.RequireTLS = p.MTLS(n.cfg.Service) == security.Strict
 	tmpl := n.identity.Template()
 	s.CallerName = tmpl.Service
@@ -122,12 +125,12 @@ func (n *Node) identityStatus() *IdentityStatus {
 	if n.identity == nil {
 		return nil
 	}
-	exp := n.identity.Expiry()
 	s := &IdentityStatus{
-		ID:               n.identity.ID().String(),
-		Expires:          exp,
-		ExpiresInSeconds: time.Until(exp).Round(time.Second).Seconds(),
-		Mode:             string(n.policy.Load().MTLS(n.cfg.Service)),
+		ID:   n.identity.ID().String(),
+		Mode: string(n.policy.Load().MTLS(n.cfg.Service)),
+	}
+	if exp := n.identity.Expiry(); !exp.IsZero() {
+		s.Expires, s.ExpiresInSeconds = exp, time.Until(exp).Round(time.Second).Seconds()
 	}
 	n.mu.Lock()
 	for _, l := range n.listeners {

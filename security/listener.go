@@ -61,6 +61,7 @@ type Listener struct {
 	once    sync.Once
 
 	tls, plain, refused atomic.Uint64
+	lastWarn            atomic.Int64 // unix nanoseconds of the last refusal logged
 }
 
 // NewListener returns a listener that accepts from l and hands over each
@@ -186,7 +187,18 @@ func (l *Listener) classify(c net.Conn) {
 	var out net.Conn
 	switch {
 	case isTLS && mode.clientTLS():
-		out = tls.Server(pc, l.cfg.TLS)
+		// The handshake runs here, bounded, rather than in the server,
+		// which bounds it only when it has read timeouts set.
+		tc := tls.Server(pc, l.cfg.TLS)
+		c.SetDeadline(time.Now().Add(sniffTimeout))
+		if err := tc.Handshake(); err != nil {
+			l.refused.Add(1)
+			l.warn("weft: refused a TLS connection: handshake failed", "peer", c.RemoteAddr(), "err", err)
+			c.Close()
+			return
+		}
+		c.SetDeadline(time.Time{})
+		out = tc
 		l.tls.Add(1)
 	case !isTLS && mode != Strict:
 		out = pc
@@ -205,16 +217,33 @@ func (l *Listener) classify(c net.Conn) {
 func (l *Listener) refuse(c net.Conn, isTLS bool, mode Mode) {
 	l.refused.Add(1)
 	if isTLS {
-		l.cfg.Logger.Warn("weft: refused a TLS connection: the service serves plaintext only (mtls: disabled)", "peer", c.RemoteAddr())
+		l.warn("weft: refused a TLS connection: the service serves plaintext only (mtls: disabled)", "peer", c.RemoteAddr())
 		c.Close()
 		return
 	}
-	l.cfg.Logger.Warn("weft: refused a plaintext connection: the service accepts mutual TLS only (mtls: strict)", "peer", c.RemoteAddr())
+	l.warn("weft: refused a plaintext connection: the service accepts mutual TLS only (mtls: strict)", "peer", c.RemoteAddr())
 	// Most plaintext callers speak HTTP/1: tell them why in their terms.
-	c.SetWriteDeadline(time.Now().Add(time.Second))
+	c.SetDeadline(time.Now().Add(time.Second))
 	io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+
 		"weft: "+l.cfg.Service+" accepts mutual TLS only (mtls: "+string(mode)+"): call it through a Weft client that has a mesh identity\n")
+	// Closing with the request unread would reset the connection and
+	// could destroy the answer before the client reads it.
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	}
 	c.Close()
+}
+
+// warn logs a refusal, at most once a second: a flood of bad connections
+// must not flood the logs too.
+func (l *Listener) warn(msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := l.lastWarn.Load()
+	if now-last < int64(time.Second) || !l.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	l.cfg.Logger.Warn(msg, args...)
 }
 
 // peekedConn is a connection whose first bytes were already read.
@@ -230,4 +259,12 @@ func (c *peekedConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
+}
+
+// CloseWrite half-closes the connection when the underlying one can.
+func (c *peekedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }

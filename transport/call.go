@@ -44,6 +44,9 @@ type call struct {
 	// have reached the server: idempotent method, idempotent route or
 	// Idempotency-Key.
 	retryable bool
+	// obs is what the router's observer is told of the call; nil without
+	// an observer.
+	obs *CallInfo
 }
 
 // send delivers req to d, following the matched route's split, faults and
@@ -56,22 +59,29 @@ func (r *Router) send(d *destination, req *http.Request) (*http.Response, error)
 		timeout = t
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), timeout)
+	ctx, obs := r.startCall(ctx, d, rt, req)
 	if delay, abort := rt.Fault(rand.Float64); delay > 0 || abort != 0 {
 		if err := sleep(ctx, delay); err != nil {
 			cancel()
 			closeBody(req)
-			return nil, fmt.Errorf("transport: %s: during an injected delay: %w", d.service, err)
+			err = fmt.Errorf("transport: %s: during an injected delay: %w", d.service, err)
+			obs.fail(err)
+			return nil, err
 		}
 		if abort != 0 {
 			cancel()
 			closeBody(req)
+			obs.answered(abort, "")
 			return faultResponse(req, abort), nil
 		}
 	}
 	subset := rt.PickSubset(rand.Uint64())
 	route := rt.Config()
+	if obs != nil {
+		obs.Subset = subset
+	}
 	c := &call{
-		r: r, d: d, rt: rt, req: req, ctx: ctx, cancel: cancel,
+		r: r, d: d, rt: rt, req: req, ctx: ctx, cancel: cancel, obs: obs,
 		picker:          d.pickerFor(subset),
 		policy:          d.state.retry,
 		routeIdempotent: route.Idempotent,
@@ -116,7 +126,9 @@ func (r *Router) send(d *destination, req *http.Request) (*http.Response, error)
 	replay := c.policy.Attempts > 1 && c.retryable || hedging || mirror != ""
 	if c.body, err = newReplayBody(req, replay); err != nil {
 		cancel()
-		return nil, fmt.Errorf("transport: %s: reading the request body: %w", d.service, err)
+		err = fmt.Errorf("transport: %s: reading the request body: %w", d.service, err)
+		obs.fail(err)
+		return nil, err
 	}
 	hedging = hedging && c.body.replayable()
 	if mirror != "" && c.body.replayable() {
@@ -138,14 +150,16 @@ func (c *call) retried() (*http.Response, error) {
 			return c.finish(res)
 		}
 		wait, ok := c.policy.Backoff.Pause(n, retryAfter(res.resp), time.Now(), nil)
-		if !ok || !c.timeLeft(wait) || !c.body.rewind() || !c.d.state.budget.TryWithdraw() {
+		if !ok || !c.timeLeft(wait) || !c.body.rewind() || !c.withdraw() {
 			return c.finish(res)
 		}
 		res.discard()
 		if err := sleep(c.ctx, wait); err != nil {
 			c.body.abandon()
 			c.cancel()
-			return nil, fmt.Errorf("transport: %s: waiting to retry: %w", c.d.service, err)
+			err = fmt.Errorf("transport: %s: waiting to retry: %w", c.d.service, err)
+			c.obs.fail(err)
+			return nil, err
 		}
 		avoid = res.ep
 	}
@@ -170,10 +184,14 @@ func (c *call) finish(res *tryResult) (*http.Response, error) {
 	if res.err != nil {
 		c.body.abandon()
 		c.cancel()
+		c.obs.fail(res.err)
 		return nil, res.err
 	}
 	c.body.release()
-	body := &endOnClose{ReadCloser: res.resp.Body, ep: res.ep, cancelTry: res.cancel, cancelCall: c.cancel}
+	if c.obs != nil {
+		c.obs.Status, c.obs.Endpoint, c.obs.TLS = res.resp.StatusCode, res.ep.Addr, res.resp.TLS
+	}
+	body := &endOnClose{ReadCloser: res.resp.Body, ep: res.ep, cancelTry: res.cancel, cancelCall: c.cancel, obs: c.obs}
 	res.resp.Body = body
 	if w, ok := body.ReadCloser.(io.Writer); ok && res.resp.StatusCode == http.StatusSwitchingProtocols {
 		// An upgraded connection (WebSocket and the like) is written to
@@ -191,6 +209,9 @@ type tryResult struct {
 	outcome retry.Outcome
 	cancel  context.CancelFunc // ends the try's own context
 	ended   bool               // ep.End was called
+
+	// observed is what the observer is told of the try; nil without one.
+	observed *observedTry
 }
 
 func (t *tryResult) failed() bool {
@@ -216,7 +237,7 @@ func (c *call) try(ctx context.Context, out *http.Request, avoid *resilience.End
 	if err != nil {
 		return noEndpoint(err)
 	}
-	return c.sendTo(ctx, out, ep, done)
+	return c.sendTo(ctx, out, ep, done, c.nextAttempt(false))
 }
 
 // noCancel stands for the cancel function of a context that was not made.
@@ -230,12 +251,17 @@ func noEndpoint(err error) *tryResult {
 
 // sendTo sends one try to ep; done, if not nil, reports its outcome to
 // ep's breaker.
-func (c *call) sendTo(ctx context.Context, out *http.Request, ep *resilience.Endpoint, done func(bool)) *tryResult {
+func (c *call) sendTo(ctx context.Context, out *http.Request, ep *resilience.Endpoint, done func(bool), n attemptNumber) *tryResult {
 	tctx, tcancel := ctx, noCancel
 	if c.policy.PerTryTimeout > 0 {
 		tctx, tcancel = context.WithTimeout(ctx, c.policy.PerTryTimeout)
 	}
-	o := out.WithContext(tctx)
+	res := &tryResult{ep: ep, cancel: tcancel}
+	actx := c.startAttempt(tctx, res, out, n)
+	o := out.WithContext(actx)
+	if res.observed != nil && res.observed.header.own != nil {
+		o.Header = res.observed.header.own
+	}
 	u := *out.URL
 	u.Host = ep.Addr
 	u.Scheme = c.d.conns.scheme
@@ -246,7 +272,7 @@ func (c *call) sendTo(ctx context.Context, out *http.Request, ep *resilience.End
 	ep.Begin()
 	start := time.Now()
 	resp, err := c.d.conns.roundTrip(c.r, o)
-	res := &tryResult{resp: resp, ep: ep, cancel: tcancel}
+	res.resp = resp
 	abandoned := false // the call or a winning hedge ended the try: no verdict on ep
 	switch {
 	case err == nil:
@@ -272,12 +298,12 @@ func (c *call) sendTo(ctx context.Context, out *http.Request, ep *resilience.End
 	// pacing this caller, not a failing endpoint.
 	healthy := res.outcome.Failure == retry.NoFailure && res.outcome.Status < 500
 	if done != nil {
-		done(healthy || abandoned)
+		c.breakerDone(res, done, healthy || abandoned)
 	}
 	if !abandoned {
 		ep.Observe(time.Since(start), !healthy)
 		if o := c.d.state.outliers; o != nil {
-			o.Observe(ep.Addr, outlierOutcome(res.outcome))
+			c.outlierObserve(res, o)
 		}
 	}
 	if err != nil {
@@ -285,6 +311,7 @@ func (c *call) sendTo(ctx context.Context, out *http.Request, ep *resilience.End
 		res.ended = true
 		res.err = fmt.Errorf("transport: %s via %s: %w", c.d.service, ep.Addr, err)
 	}
+	c.endAttempt(actx, res, err, abandoned)
 	return res
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -49,7 +50,9 @@ func (c Client) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Hostname()
 	d := t.dests[host]
 	meshHost := req.URL.Scheme == "http" && req.URL.Port() == ""
-	if d == nil && host == c.Service && meshHost {
+	// A bare name such as "payments" is a mesh service, known or not: it
+	// never falls through to DNS and plaintext egress.
+	if d == nil && meshHost && (host == c.Service || isServiceName(host)) {
 		closeBody(req)
 		_, err := pick(&destination{service: host}, nil, resilience.PickInfo{})
 		return nil, err
@@ -96,6 +99,7 @@ type endOnClose struct {
 	ep         *resilience.Endpoint
 	cancelTry  context.CancelFunc
 	cancelCall context.CancelFunc
+	obs        *CallInfo // nil without an observer
 	done       atomic.Bool
 }
 
@@ -114,6 +118,7 @@ func (b *endOnClose) Close() error {
 		b.ep.End()
 		b.cancelTry()
 		b.cancelCall()
+		b.obs.finish()
 	}
 	return err
 }
@@ -122,4 +127,10 @@ func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
+}
+
+// isServiceName reports whether host is a single DNS label, as mesh
+// service names are ("localhost" excepted).
+func isServiceName(host string) bool {
+	return host != "" && host != "localhost" && !strings.ContainsAny(host, ".:[")
 }

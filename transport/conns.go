@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"time"
 )
 
 // conns is how a destination's endpoints are reached: in plaintext through
@@ -42,7 +43,7 @@ func (r *Router) connsLocked(svc string) *conns {
 	if cfg == nil {
 		if old != nil {
 			delete(r.conns, svc)
-			old.rt.CloseIdleConnections()
+			r.retireLocked(old.rt)
 		}
 		return plaintext
 	}
@@ -50,7 +51,7 @@ func (r *Router) connsLocked(svc string) *conns {
 		return old
 	}
 	if old != nil {
-		old.rt.CloseIdleConnections()
+		r.retireLocked(old.rt)
 	}
 	t := newMeshTransport()
 	t.DialContext = nil
@@ -65,15 +66,39 @@ func (r *Router) connsLocked(svc string) *conns {
 // dialTLS connects and completes the handshake, so that a server that
 // fails it (the wrong identity, an untrusted certificate) counts as a
 // connection that was never made: the request is sent elsewhere.
+//
+// The handshake has its own deadline: net/http dials with a context that
+// outlives the request, and an endpoint that accepts connections but never
+// answers must not hold them, nor escape being marked down.
 func dialTLS(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
+	// Without an SVID to present, every endpoint would fail: that is this
+	// node's problem, not theirs, so it is not a connection failure.
+	if _, err := cfg.GetClientCertificate(nil); err != nil {
+		return nil, err
+	}
 	raw, err := dialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
+	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
 	c := tls.Client(raw, cfg)
-	if err := c.HandshakeContext(ctx); err != nil {
+	if err := c.HandshakeContext(hctx); err != nil {
 		raw.Close()
 		return nil, &connectError{addr: addr, err: err}
 	}
 	return c, nil
+}
+
+// handshakeTimeout bounds a TLS handshake with a mesh endpoint, as the
+// dialer's timeout bounds connecting: a few round trips take milliseconds,
+// and a try that gives up early still leaves the call time to retry.
+const handshakeTimeout = 2 * time.Second
+
+// retireLocked closes a replaced pool's idle connections and keeps it, so
+// that the connections still carrying requests are closed by a later
+// CloseIdleConnections once they are idle.
+func (r *Router) retireLocked(t *http.Transport) {
+	t.CloseIdleConnections()
+	r.retired = append(r.retired, t)
 }

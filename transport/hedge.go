@@ -29,7 +29,7 @@ func (c *call) hedged(h retry.HedgeConfig) (*http.Response, error) {
 		hedges  int // tries started by the timer
 		retries int // tries started after a failure
 	)
-	start := func() error {
+	start := func(hedge bool) error {
 		ep, done, err := c.pick(avoid)
 		if err != nil {
 			return err
@@ -39,10 +39,11 @@ func (c *call) hedged(h retry.HedgeConfig) (*http.Response, error) {
 		i := len(cancels)
 		cancels = append(cancels, cancel)
 		pending++
-		go func() { results <- result{i, c.sendTo(ctx, c.out, ep, done)} }()
+		n := c.nextAttempt(hedge)
+		go func() { results <- result{i, c.sendTo(ctx, c.out, ep, done, n)} }()
 		return nil
 	}
-	if err := start(); err != nil {
+	if err := start(false); err != nil {
 		return c.finish(noEndpoint(err))
 	}
 	timer := time.NewTimer(h.Delay)
@@ -74,14 +75,14 @@ func (c *call) hedged(h retry.HedgeConfig) (*http.Response, error) {
 				last.discard()
 			}
 			last = r.res
-			if retries+1 < c.policy.Attempts && c.worthRetrying(1, r.res) && c.d.state.budget.TryWithdraw() {
-				if start() == nil {
+			if retries+1 < c.policy.Attempts && c.worthRetrying(1, r.res) && c.withdraw() {
+				if start(false) == nil {
 					retries++
 				}
 			}
 		case <-timer.C:
-			if hedges < h.Extra() && c.d.state.budget.TryWithdraw() {
-				if start() == nil {
+			if hedges < h.Extra() && c.withdraw() {
+				if start(true) == nil {
 					hedges++
 				}
 				timer.Reset(h.Delay)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -25,7 +26,8 @@ type Inbound struct {
 	security  atomic.Pointer[InboundSecurity] // nil: no identities, no rules
 	denied    atomic.Uint64
 	wouldDeny atomic.Uint64
-	dryRunLog logEvery // dry-run denials, logged at most once a second
+	dryRunLog logEvery                           // dry-run denials, logged at most once a second
+	observer  atomic.Pointer[inboundObserverRef] // nil: nobody observes
 }
 
 // InboundSecurity is what the server side knows of callers' identities.
@@ -38,9 +40,14 @@ type InboundSecurity struct {
 	// handler in SourceHeader in place of what the caller asserted. If
 	// nil, or when it returns false, the ID itself is the name.
 	CallerName func(spiffeid.ID) (string, bool)
-	// RequireTLS refuses requests that did not come over mutual TLS: the
-	// service is strict, and a plaintext connection accepted while it was
-	// permissive must not outlive the change.
+	// Verify verifies a caller's certificate chain against the node's
+	// trust bundles and returns the SPIFFE ID it proves. If nil, the node
+	// has no identity: no caller is verified and the fields below are
+	// ignored.
+	Verify func(chain []*x509.Certificate) (spiffeid.ID, error)
+	// RequireTLS refuses requests from callers that did not prove an
+	// identity: the service is strict, and a plaintext connection accepted
+	// while it was permissive must not outlive the change.
 	RequireTLS bool
 	// Service names the service served, in refusals.
 	Service string
@@ -118,10 +125,12 @@ func (in *Inbound) LimitStats() (s limit.Stats, ok bool) {
 //
 // While the node drains, responses carry "Connection: close", so that
 // keep-alive clients outside the mesh reconnect elsewhere instead of
-// reusing a connection to a server that is about to stop. Wrap does not
-// wrap the ResponseWriter: Flusher, Hijacker and ResponseController keep
-// working. A panic in h is not recovered here; net/http handles it as it
-// would without Weft.
+// reusing a connection to a server that is about to stop. Without an
+// observer Wrap does not wrap the ResponseWriter; with one (see
+// [Inbound.SetObserver]) the wrapper passes Flusher, Hijacker and
+// ReaderFrom on and unwraps for ResponseController, so they keep working.
+// A panic in h is not recovered here; net/http handles it as it would
+// without Weft.
 func (in *Inbound) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { in.Serve(w, r, h) })
 }
@@ -132,6 +141,11 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	in.inFlight.Add(1)
 	defer in.inFlight.Add(-1)
 	in.served.Add(1)
+	if o := in.observer.Load(); o != nil {
+		ow := startInbound(o.InboundObserver, w, r)
+		defer ow.end()
+		w, r = ow, ow.req
+	}
 	if in.draining.Load() {
 		w.Header().Set("Connection", "close")
 	}
@@ -187,22 +201,35 @@ func (in *Inbound) Served() uint64 { return in.served.Load() }
 // SourceHeader, and applies the authorization rules. It answers 403 and
 // returns false for a request the rules refuse.
 func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *InboundSecurity) (*http.Request, bool) {
-	if sec != nil && sec.RequireTLS && r.TLS == nil {
+	if sec == nil || sec.Verify == nil {
+		return r, true // no identity: no caller can be verified, no rules apply
+	}
+	peer, verified := security.PeerFromContext(r.Context())
+	if !verified && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		// The connection's first request. Whoever terminated TLS, only a
+		// chain this node verifies names a caller; servers the node runs
+		// remember the result for the connection's later requests.
+		if id, err := sec.Verify(r.TLS.PeerCertificates); err == nil {
+			peer, verified = id, true
+			if !security.SetConnPeer(r.Context(), peer) {
+				r = r.WithContext(security.WithPeer(r.Context(), peer))
+			}
+		}
+	}
+	if verified && r.TLS != nil && time.Now().After(r.TLS.PeerCertificates[0].NotAfter) {
+		// The connection outlived the SVID its caller proved itself with
+		// at the handshake: this request is served, and the caller
+		// reconnects with its renewed SVID for the next.
+		w.Header().Set("Connection", "close")
+	}
+	if sec.RequireTLS && !verified {
 		w.Header().Set("Connection", "close")
 		http.Error(w, "weft: "+sec.Service+" accepts mutual TLS only (mtls: strict): call it through a Weft client that has a mesh identity", http.StatusBadRequest)
 		return r, false
 	}
-	peer, verified := security.PeerFromContext(r.Context())
-	if !verified && r.TLS != nil {
-		// The connection's first request: servers the node runs remember
-		// the peer for the connection's later requests.
-		if peer, verified = security.PeerID(r.TLS); verified && !security.SetConnPeer(r.Context(), peer) {
-			r = r.WithContext(security.WithPeer(r.Context(), peer))
-		}
-	}
 	if verified {
 		name := ""
-		if sec != nil && sec.CallerName != nil {
+		if sec.CallerName != nil {
 			name, _ = sec.CallerName(peer)
 		}
 		if name == "" {
@@ -212,6 +239,17 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *Inboun
 		if r.Header.Get(SourceHeader) != name {
 			r.Header.Set(SourceHeader, name)
 		}
+	} else if r.Header.Get(SourceHeader) != "" {
+		// Where identities are proven, an unproven name is not passed on
+		// as if it were one, nor used to tell callers apart.
+		r.Header.Del(SourceHeader)
+	}
+	if sec.Authorization != nil && sec.Authorization.Rules() > 0 && hasEncodedSeparator(r.URL.RawPath) {
+		// Rules match the decoded path, routers the escaped one: an
+		// encoded '/' would let the two disagree about which resource
+		// is asked for.
+		http.Error(w, "weft: bad request: encoded '/' or '\\' in the path of a request to a service with authorization rules", http.StatusBadRequest)
+		return r, false
 	}
 	if sec == nil || sec.Authorization == nil {
 		return r, true
@@ -235,4 +273,15 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *Inboun
 	sec.Logger.Debug("weft: authorization denied a request", "caller", caller, "method", r.Method, "path", r.URL.Path, "reason", d.Reason)
 	http.Error(w, "weft: forbidden: "+d.Reason, http.StatusForbidden)
 	return r, false
+}
+
+// hasEncodedSeparator reports whether an escaped path encodes a path
+// separator.
+func hasEncodedSeparator(raw string) bool {
+	for i := 0; i+2 < len(raw); i++ {
+		if raw[i] == '%' && (raw[i+1] == '2' && (raw[i+2] == 'F' || raw[i+2] == 'f') || raw[i+1] == '5' && (raw[i+2] == 'C' || raw[i+2] == 'c')) {
+			return true
+		}
+	}
+	return false
 }

@@ -81,13 +81,14 @@ func (r *Router) mirror(d *destination, subset string, c *call) {
 	}
 	out := c.out.Clone(ctx)
 	out.URL.Host = ep.Addr
+	out.URL.Scheme = d.conns.scheme // a copy is as secret as the request
 	out.Header.Set("Weft-Mirror", "1")
 	if c.body != nil {
 		out.Body = c.body.forTry()
 	}
 	go func() {
 		defer done()
-		resp, err := r.base.RoundTrip(out)
+		resp, err := d.conns.roundTrip(r, out)
 		if err != nil {
 			return
 		}

@@ -26,7 +26,6 @@ import (
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/resilience/ringhash"
 	"github.com/weftmesh/weft/resilience/roundrobin"
-	"github.com/weftmesh/weft/resilience/zoneaware"
 	"github.com/weftmesh/weft/transport/route"
 )
 
@@ -94,8 +93,11 @@ type Router struct {
 	labels    map[*resilience.Endpoint]map[string]string
 	seen      map[string]bool   // services that had ready endpoints in an earlier view
 	conns     map[string]*conns // TLS connection pools, by service
+	retired   []*http.Transport // replaced pools, whose busy connections go idle later
 
 	mirrors mirrors // mirrored requests in flight
+
+	observer atomic.Pointer[observerRef] // nil: nobody observes calls
 }
 
 type endpointKey struct{ node, addr string }
@@ -116,6 +118,7 @@ type destination struct {
 	subsets map[string]resilience.Picker // over each subset's ready endpoints
 	ready   int                          // endpoints in the picker
 	addrs   []string                     // their addresses, for introspection
+	eps     []*resilience.Endpoint       // the endpoints themselves, likewise
 	unready int                          // instances known but starting or draining
 	conns   *conns                       // how its endpoints are reached
 }
@@ -170,10 +173,7 @@ var builders = map[string]func(...resilience.BuildOptions) resilience.Builder{
 
 // builder returns the picker builder cfg asks for.
 func (r *Router) builder(cfg DestinationConfig) resilience.Builder {
-	b := builders[cfg.LoadBalancer](resilience.BuildOptions{SlowStart: cfg.SlowStart.Window})
-	if cfg.ZoneAware.Enabled {
-		b = zoneaware.New(b, r.zone, cfg.ZoneAware.MinHealthy)
-	}
+	b, _ := BalancerBuilder(cfg, r.zone) // UpdateRouting checked the name
 	return b
 }
 
@@ -293,6 +293,9 @@ func (r *Router) CloseIdleConnections() {
 	for _, c := range r.conns {
 		c.rt.CloseIdleConnections()
 	}
+	for _, t := range r.retired {
+		t.CloseIdleConnections()
+	}
 }
 
 func (r *Router) rebuildLocked() {
@@ -316,6 +319,7 @@ func (r *Router) rebuildLocked() {
 		d := &destination{service: svc, cfg: cfg, state: r.stateLocked(svc, cfg), routes: r.tables[svc], conns: r.connsLocked(svc)}
 		eps := r.readyEndpointsLocked(d, live)
 		d.ready = len(eps)
+		d.eps = eps
 		for _, ep := range eps {
 			d.addrs = append(d.addrs, ep.Addr) // also the breaker and outlier keys
 		}
@@ -358,7 +362,7 @@ func (r *Router) rebuildLocked() {
 	for svc, c := range r.conns {
 		if _, ok := t.dests[svc]; !ok {
 			delete(r.conns, svc)
-			c.rt.CloseIdleConnections()
+			r.retireLocked(c.rt)
 		}
 	}
 	r.table.Store(t)

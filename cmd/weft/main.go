@@ -40,6 +40,10 @@ const (
 var commands = []command{
 	validateCommand,
 	caCommand,
+	statusCommand,
+	membersCommand,
+	endpointsCommand,
+	policyCommand,
 	{name: "version", summary: "print the weft version", run: runVersion},
 }
 

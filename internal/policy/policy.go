@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/telemetry"
 	"github.com/weftmesh/weft/transport"
 )
 
@@ -44,6 +45,8 @@ type Policy struct {
 	Services map[string]transport.ServiceConfig `yaml:"services"`
 	// Security gives nodes their identities and sets the mTLS mode.
 	Security security.Config `yaml:"security"`
+	// Telemetry configures tracing, metric export and access logs.
+	Telemetry telemetry.Config `yaml:"telemetry"`
 
 	// Source is the file the policy was read from; "" for [Default].
 	Source string `yaml:"-"`

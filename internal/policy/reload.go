@@ -8,7 +8,9 @@ import (
 // CheckReload reports the changes from old to new that a running node
 // cannot apply: any key under mesh (the node would have to leave and rejoin
 // the gossip layer) and admin.listen (the listener is bound at start), security.identity and
-// security.idTemplate (the identity is obtained at start). A
+// security.idTemplate (the identity is obtained at start),
+// telemetry.tracing.otlp and telemetry.metrics (exporters are built at
+// start). A
 // node calls it from [WatchConfig.Apply] so that such an edit is rejected
 // and the policy in force kept. The error is an [ErrorList] positioned in
 // new's file where the key is present; nil means new can be applied live.
@@ -36,6 +38,14 @@ func CheckReload(old, new *Policy) error {
 	}
 	if old.Security.IDTemplate != new.Security.IDTemplate {
 		errs = append(errs, new.restartError("security.idTemplate", old.Security.IDTemplate, new.Security.IDTemplate))
+	}
+	// Exporters are built at start; the sample ratio and the access log
+	// apply live.
+	if !reflect.DeepEqual(old.Telemetry.Tracing.OTLP, new.Telemetry.Tracing.OTLP) {
+		errs = append(errs, new.restartError("telemetry.tracing.otlp", nil, nil))
+	}
+	if !reflect.DeepEqual(old.Telemetry.Metrics, new.Telemetry.Metrics) {
+		errs = append(errs, new.restartError("telemetry.metrics", nil, nil))
 	}
 	if len(errs) == 0 {
 		return nil

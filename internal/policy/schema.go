@@ -15,9 +15,7 @@ import (
 // saying so rather than calling them unknown or ignoring them. Implementing
 // one means adding its field to the Config struct it belongs in and
 // removing its line here.
-var plannedKeys = map[string]bool{
-	"telemetry": true,
-}
+var plannedKeys = map[string]bool{}
 
 // valueHooks decode the value at a schema pattern themselves, instead of the
 // generic decoder. They return "" or what is wrong with the value.

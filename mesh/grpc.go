@@ -1,0 +1,385 @@
+package mesh
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/internal/policy"
+	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/transport/rpc"
+)
+
+// grpcSide is the gRPC part of a node: the channels it dials and the
+// servers it serves.
+type grpcSide struct {
+	mu        sync.Mutex // guards the fields below
+	dialer    *rpc.Dialer
+	health    *healthService
+	serverTLS *tls.Config
+	made      map[*grpc.Server]bool // by NewGRPCServer
+	closed    bool
+
+	servers []*grpc.Server // served by ServeGRPC; guarded by Node.mu
+}
+
+// DialGRPC returns a gRPC channel to service, the gRPC counterpart of
+// [Node.NewClient]: every call is balanced over the service's ready
+// instances that serve gRPC, with the policy's load balancer, routes,
+// timeout, retries, hedges, breakers and outlier detection, over mutual
+// TLS that checks the server's SPIFFE ID when the policy says so.
+// grpc-go's own retries are disabled on the channel so that they never
+// stack on the policy's.
+//
+// Like grpc.NewClient, DialGRPC does not connect; ctx matters only if it
+// is already done. The channel connects to every ready instance on its
+// first call and to new instances as they join. opts are applied after the
+// mesh's interceptors (so the caller's run once per attempt) and cannot
+// replace the mesh's credentials, resolver or balancer. Close the channel
+// when done; Shutdown closes those still open.
+//
+// A call fails with codes.Unavailable, naming the service and the reason,
+// when no instance can take it (unless it waits for ready), and with
+// codes.DeadlineExceeded when the policy's timeout or ctx's deadline
+// passes first.
+func (n *Node) DialGRPC(ctx context.Context, service string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("mesh: dial %s: %w", service, err)
+	}
+	d, err := n.grpcDialer()
+	if err != nil {
+		return nil, err
+	}
+	cc, err := d.Dial(service, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: %w", err)
+	}
+	return cc, nil
+}
+
+// NewGRPCServer returns a gRPC server with every inbound mesh option
+// applied: mutual TLS credentials that follow the service's mTLS mode (and
+// accept plaintext too in permissive mode), authorization by full method
+// name (rules match method POST and the full method name as the path,
+// e.g. /shop.Payments/Charge or /shop.Payments/*), the service's inbound
+// limits (shared with its HTTP side), the deadline and retry mark its
+// callers send, and the standard health service (grpc.health.v1.Health),
+// which turns NOT_SERVING when the node drains. Handlers read the caller's
+// verified identity with [PeerID].
+//
+// Register the service's implementations on it, then serve it with
+// [Node.ServeGRPC]. opts are applied after the mesh's interceptors and
+// cannot replace its credentials; do not register another health service.
+func (n *Node) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	s := grpc.NewServer(rpc.ServerOptions(n.rpcConfig(), opts...)...)
+	g := &n.grpc
+	g.mu.Lock()
+	if g.health == nil {
+		g.health = newHealthService()
+	}
+	if g.made == nil {
+		g.made = make(map[*grpc.Server]bool)
+	}
+	g.made[s] = true
+	h := g.health
+	g.mu.Unlock()
+	healthgrpc.RegisterHealthServer(s, h)
+	return s
+}
+
+// ServeGRPC listens on addr ("127.0.0.1:0" picks a free port) and serves
+// s there, a server made by [Node.NewGRPCServer]: it publishes the
+// endpoint in the catalog as the node's gRPC endpoint and marks the node
+// ready. When ServeGRPC returns, the endpoint is withdrawn.
+//
+// On Shutdown the node drains: the health service turns NOT_SERVING, the
+// node is announced as draining and keeps serving for Config.DrainDelay
+// while callers stop picking it, then s stops gracefully (GOAWAY; calls
+// and streams in flight finish), bounded by Shutdown's context, before the
+// node leaves the mesh. ServeGRPC then returns nil.
+//
+// A node publishes one gRPC endpoint: run one Node per service instance.
+func (n *Node) ServeGRPC(s *grpc.Server, addr string) error {
+	n.grpc.mu.Lock()
+	ours := n.grpc.made[s]
+	n.grpc.mu.Unlock()
+	if !ours {
+		return errors.New("mesh: ServeGRPC serves servers made by this node's NewGRPCServer, which carry the mesh's credentials and authorization")
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("mesh: listen: %w", err)
+	}
+	n.mu.Lock()
+	switch {
+	case n.stopping:
+		n.mu.Unlock()
+		l.Close()
+		return grpc.ErrServerStopped
+	case len(n.grpc.servers) > 0:
+		n.mu.Unlock()
+		l.Close()
+		return errors.New("mesh: the node already serves gRPC: run one Node per service instance")
+	}
+	n.grpc.servers = append(n.grpc.servers, s)
+	n.mu.Unlock()
+
+	h := n.grpcHealth()
+	for name := range s.GetServiceInfo() {
+		h.SetServingStatus(name, healthgrpc.HealthCheckResponse_SERVING)
+	}
+	ep := discovery.Endpoint{Protocol: rpc.Protocol, Addr: n.advertised(l.Addr())}
+	err = n.members.Update(func(in *discovery.Instance) {
+		in.Endpoints = append(in.Endpoints, ep)
+		// As in Serve: a ServeGRPC that loses the race with Shutdown must
+		// not announce ready after the drain.
+		n.mu.Lock()
+		stopping := n.stopping
+		n.mu.Unlock()
+		if !stopping {
+			in.State = discovery.StateReady
+		}
+	})
+	if err != nil {
+		n.forgetGRPC(s)
+		l.Close()
+		return err
+	}
+	n.logger.Info("weft: serving gRPC", "addr", ep.Addr)
+	err = s.Serve(n.grpcListener(l))
+	n.withdrawGRPC(s, ep)
+	return err
+}
+
+// rpcConfig describes the node to package rpc.
+func (n *Node) rpcConfig() rpc.Config {
+	c := rpc.Config{
+		Service:   n.cfg.Service,
+		Zone:      n.cfg.Zone,
+		Logger:    n.logger,
+		ClientTLS: n.clientTLS,
+		Inbound:   &n.inbound,
+		Observer:  n.router.Observer,
+	}
+	if n.identity != nil {
+		c.ServerTLS = n.identity.ServerTLS()
+		c.Mode = n.mode
+	}
+	return c
+}
+
+// mode returns the service's mTLS mode under the policy in force.
+func (n *Node) mode() security.Mode { return n.policy.Load().MTLS(n.cfg.Service) }
+
+// grpcDialer returns the node's dialer, made on first use with the
+// routing of the policy being installed.
+func (n *Node) grpcDialer() (*rpc.Dialer, error) {
+	g := &n.grpc
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, fmt.Errorf("mesh: %w", rpc.ErrClosed)
+	}
+	if g.dialer == nil {
+		g.dialer = rpc.NewDialer(n.rpcConfig(), n.members)
+		if err := g.dialer.UpdateRouting(routing(n.installing.Load())); err != nil {
+			n.logger.Error("weft: gRPC channels use the default routing", "err", err)
+		}
+	}
+	return g.dialer, nil
+}
+
+// grpcPolicy hands a policy being installed to the gRPC channels. The
+// router accepted the same routing, so it cannot fail.
+func (n *Node) grpcPolicy(p *policy.Policy) {
+	g := &n.grpc
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.dialer == nil {
+		return
+	}
+	if err := g.dialer.UpdateRouting(routing(p)); err != nil {
+		n.logger.Error("weft: gRPC channels keep their routing", "err", err)
+	}
+}
+
+func (n *Node) grpcHealth() *healthService {
+	g := &n.grpc
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.health == nil {
+		g.health = newHealthService()
+	}
+	return g.health
+}
+
+// grpcListener wraps l so that connections follow the service's mTLS
+// mode, as the HTTP listener does, negotiating HTTP/2.
+func (n *Node) grpcListener(l net.Listener) net.Listener {
+	if n.identity == nil {
+		return l
+	}
+	n.grpc.mu.Lock()
+	if n.grpc.serverTLS == nil {
+		n.grpc.serverTLS = rpc.ServerTLS(n.identity.ServerTLS())
+	}
+	cfg := n.grpc.serverTLS
+	n.grpc.mu.Unlock()
+	sl := security.NewListener(l, security.ListenerConfig{TLS: cfg, Mode: n.mode, Service: n.cfg.Service, Logger: n.logger})
+	n.mu.Lock()
+	n.listeners = append(n.listeners, sl)
+	n.mu.Unlock()
+	return sl
+}
+
+// drainGRPC starts the drain of the gRPC side: health checks answer
+// NOT_SERVING from now on.
+func (n *Node) drainGRPC() {
+	n.grpc.mu.Lock()
+	h := n.grpc.health
+	n.grpc.mu.Unlock()
+	if h != nil {
+		h.Shutdown()
+	}
+}
+
+// stopGRPC stops the gRPC servers gracefully, each in its own goroutine:
+// GOAWAY, then the calls and streams in flight finish. The returned
+// function waits for them, stopping at once those still running when ctx
+// ends, then closes the node's channels; it returns the errors.
+func (n *Node) stopGRPC(ctx context.Context) (wait func() []error) {
+	n.mu.Lock()
+	servers := n.grpc.servers
+	n.grpc.servers = nil
+	n.mu.Unlock()
+	n.endHealthWatches()
+	done := make([]chan struct{}, len(servers))
+	for i, s := range servers {
+		done[i] = make(chan struct{})
+		go func() {
+			defer close(done[i])
+			s.GracefulStop()
+		}()
+	}
+	return func() []error {
+		var errs []error
+		for i, s := range servers {
+			select {
+			case <-done[i]:
+			case <-ctx.Done():
+				s.Stop()
+				<-done[i]
+				errs = append(errs, fmt.Errorf("mesh: gRPC calls still in flight were cut: %w", ctx.Err()))
+			}
+		}
+		n.closeGRPCChannels()
+		return errs
+	}
+}
+
+// closeGRPC stops the gRPC side at once, as Close does.
+func (n *Node) closeGRPC() {
+	n.mu.Lock()
+	servers := n.grpc.servers
+	n.grpc.servers = nil
+	n.mu.Unlock()
+	n.endHealthWatches()
+	for _, s := range servers {
+		s.Stop()
+	}
+	n.closeGRPCChannels()
+}
+
+func (n *Node) endHealthWatches() {
+	n.grpc.mu.Lock()
+	h := n.grpc.health
+	n.grpc.mu.Unlock()
+	if h != nil {
+		h.endWatches()
+	}
+}
+
+func (n *Node) closeGRPCChannels() {
+	g := &n.grpc
+	g.mu.Lock()
+	d := g.dialer
+	g.closed = true
+	g.made = nil
+	g.mu.Unlock()
+	if d != nil {
+		d.Close()
+	}
+}
+
+// withdrawGRPC removes a server that stopped outside of Shutdown, and its
+// endpoint, so callers stop being sent to it.
+func (n *Node) withdrawGRPC(s *grpc.Server, ep discovery.Endpoint) {
+	n.mu.Lock()
+	stopping := n.stopping
+	n.mu.Unlock()
+	if stopping {
+		return
+	}
+	n.forgetGRPC(s)
+	err := n.members.Update(func(in *discovery.Instance) {
+		in.Endpoints = slices.DeleteFunc(in.Endpoints, func(e discovery.Endpoint) bool { return e == ep })
+		if len(in.Endpoints) == 0 {
+			in.State = discovery.StateStarting
+		}
+	})
+	if err != nil {
+		n.logger.Warn("weft: could not withdraw endpoint", "addr", ep.Addr, "err", err)
+	}
+}
+
+func (n *Node) forgetGRPC(s *grpc.Server) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.grpc.servers = slices.DeleteFunc(n.grpc.servers, func(x *grpc.Server) bool { return x == s })
+}
+
+// healthService is the standard health service, whose Watch streams end
+// when the node stops serving: long-lived health watches must not hold
+// up a graceful stop, which waits for every stream.
+type healthService struct {
+	*health.Server
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+func newHealthService() *healthService {
+	return &healthService{Server: health.NewServer(), stop: make(chan struct{})}
+}
+
+func (h *healthService) endWatches() { h.stopOnce.Do(func() { close(h.stop) }) }
+
+// Watch implements the health service's Watch, ending it when the node
+// stops serving.
+func (h *healthService) Watch(req *healthgrpc.HealthCheckRequest, stream healthgrpc.Health_WatchServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return h.Server.Watch(req, &watchStream{Health_WatchServer: stream, ctx: ctx})
+}
+
+type watchStream struct {
+	healthgrpc.Health_WatchServer
+	ctx context.Context
+}
+
+func (w *watchStream) Context() context.Context { return w.ctx }

@@ -1,0 +1,245 @@
+package mesh_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/weftmesh/weft/mesh"
+	"github.com/weftmesh/weft/mesh/meshtest"
+)
+
+// chainPolicy lets a call a→b go once (so that b's own calls may retry)
+// and retries b→c once on a gateway error.
+const chainPolicy = `version: 1
+services:
+  b: {retries: {attempts: 1}}
+  c: {retries: {attempts: 2, on: [gateway-error]}}
+`
+
+// chain is three services a → b → c on loopback: b calls c with its
+// request's context, c answers 503 to its first request.
+type chain struct {
+	a, b, c *mesh.Node
+	cHits   atomic.Int32
+	aClient *http.Client
+}
+
+// startChain starts the chain; cfg returns each node's extra settings.
+func startChain(t *testing.T, m *meshtest.Mesh, cfg func(service string) mesh.Config) *chain {
+	t.Helper()
+	ch := &chain{}
+	var bClient atomic.Pointer[http.Client]
+	with := func(service string) mesh.Config {
+		c := cfg(service)
+		c.Service = service
+		return c
+	}
+	ch.c = m.Serve(with("c"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ch.cHits.Add(1) == 1 {
+			http.Error(w, "warming up", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "c")
+	})).Node
+	ch.b = m.Serve(with("b"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), "GET", "http://c/stock", nil)
+		resp, err := bClient.Load().Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		io.WriteString(w, "b+"+string(body))
+	})).Node
+	bClient.Store(ch.b.NewClient("c"))
+	ch.a = m.Start(with("a"))
+	meshtest.WaitEndpoints(t, ch.a, "b", 1)
+	meshtest.WaitEndpoints(t, ch.b, "c", 1)
+	ch.aClient = ch.a.NewClient("b")
+	return ch
+}
+
+// call sends the chain's one request, a → b.
+func (ch *chain) call(t *testing.T, ctx context.Context) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://b/checkout", nil)
+	resp, err := ch.aClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "b+c" {
+		t.Fatalf("a → b answered %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestTraceInProcess follows one request through a → b → c with the
+// application's TracerProvider on each node and checks every span's
+// name, kind, parent and attributes.
+func TestTraceInProcess(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	m := meshtest.New(t)
+	m.PolicyFile = writePolicy(t, chainPolicy)
+	ch := startChain(t, m, func(service string) mesh.Config {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp),
+			sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))))
+		t.Cleanup(func() { tp.Shutdown(context.Background()) })
+		return mesh.Config{TracerProvider: tp, AdminAddr: "127.0.0.1:0"}
+	})
+	ch.call(t, context.Background())
+
+	var spans tracetest.SpanStubs
+	meshtest.WaitFor(t, 5*time.Second, "8 spans", func() bool {
+		spans = exp.GetSpans()
+		return len(spans) >= 8
+	})
+	if len(spans) != 8 {
+		t.Fatalf("%d spans, want 8: %v", len(spans), spanNames(spans))
+	}
+	service := func(s tracetest.SpanStub) string {
+		v, _ := s.Resource.Set().Value("service.name")
+		return v.AsString()
+	}
+	type key struct{ service, name string }
+	byKey := map[key][]tracetest.SpanStub{}
+	for _, s := range spans {
+		if s.SpanContext.TraceID() != spans[0].SpanContext.TraceID() {
+			t.Errorf("span %s of %s is in another trace", s.Name, service(s))
+		}
+		k := key{service(s), s.Name}
+		byKey[k] = append(byKey[k], s)
+	}
+	one := func(service, name string, kind trace.SpanKind, n int) []tracetest.SpanStub {
+		t.Helper()
+		got := byKey[key{service, name}]
+		if len(got) != n {
+			t.Fatalf("%d spans %q in %s, want %d; spans: %v", len(got), name, service, n, spanNames(spans))
+		}
+		for _, s := range got {
+			if s.SpanKind != kind {
+				t.Errorf("%s %q is %v, want %v", service, name, s.SpanKind, kind)
+			}
+		}
+		return got
+	}
+	aCall := one("a", "GET b", trace.SpanKindClient, 1)[0]
+	aTry := one("a", "GET b attempt", trace.SpanKindClient, 1)[0]
+	bServer := one("b", "GET b", trace.SpanKindServer, 1)[0]
+	bCall := one("b", "GET c", trace.SpanKindClient, 1)[0]
+	bTries := one("b", "GET c attempt", trace.SpanKindClient, 2)
+	cServers := one("c", "GET c", trace.SpanKindServer, 2)
+
+	parent := func(child, parent tracetest.SpanStub, what string) {
+		t.Helper()
+		if child.Parent.SpanID() != parent.SpanContext.SpanID() {
+			t.Errorf("%s: parent %s, want %s", what, child.Parent.SpanID(), parent.SpanContext.SpanID())
+		}
+	}
+	if aCall.Parent.IsValid() {
+		t.Error("a's call span has a parent; it starts the trace")
+	}
+	parent(aTry, aCall, "a's attempt under a's call")
+	parent(bServer, aTry, "b's server span under a's attempt")
+	parent(bCall, bServer, "b's call under b's server span")
+	if !bServer.Parent.IsRemote() || bCall.Parent.IsRemote() {
+		t.Error("remote flags: b's server span should have a remote parent, b's call a local one")
+	}
+	// Order the attempts by number; each server span of c is the child of
+	// one attempt.
+	if attrOf(bTries[0], "weft.attempt") != int64(1) {
+		bTries[0], bTries[1] = bTries[1], bTries[0]
+	}
+	for i, try := range bTries {
+		parent(try, bCall, "b's attempt under b's call")
+		if attrOf(try, "weft.attempt") != int64(i+1) || attrOf(try, "weft.endpoint") == nil {
+			t.Errorf("attempt %d attributes %v", i+1, try.Attributes)
+		}
+	}
+	if attrOf(bTries[0], "http.response.status_code") != int64(503) || bTries[0].Status.Code != codes.Error {
+		t.Errorf("first attempt: status %v, span status %v", attrOf(bTries[0], "http.response.status_code"), bTries[0].Status)
+	}
+	if attrOf(bTries[1], "http.request.resend_count") != int64(1) || attrOf(bTries[1], "http.response.status_code") != int64(200) {
+		t.Errorf("second attempt attributes %v", bTries[1].Attributes)
+	}
+	served := map[trace.SpanID]int64{}
+	for _, s := range cServers {
+		served[s.Parent.SpanID()] = attrOf(s, "http.response.status_code").(int64)
+	}
+	if served[bTries[0].SpanContext.SpanID()] != 503 || served[bTries[1].SpanContext.SpanID()] != 200 {
+		t.Errorf("c's server spans by parent: %v", served)
+	}
+	if attrOf(bCall, "weft.attempts") != int64(2) || attrOf(bCall, "weft.source") != "b" || attrOf(bCall, "weft.destination") != "c" || bCall.Status.Code == codes.Error {
+		t.Errorf("b's call attributes %v, status %v", bCall.Attributes, bCall.Status)
+	}
+	if attrOf(bServer, "weft.source") != "a" || attrOf(bServer, "url.path") != "/checkout" {
+		t.Errorf("b's server span attributes %v", bServer.Attributes)
+	}
+
+	// The routing history links the call to its trace.
+	st := ch.b.Status()
+	if len(st.Decisions) == 0 || st.Decisions[0].TraceID != bCall.SpanContext.TraceID().String() || st.Decisions[0].Attempts != 2 {
+		t.Errorf("b's decisions %+v", st.Decisions)
+	}
+}
+
+// TestTraceSampledOut checks that with sampling at 0 nothing is recorded
+// along the chain, yet the request works, and that a sampled caller's
+// decision is followed downstream (parent-based).
+func TestTraceSampledOut(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	m := meshtest.New(t)
+	m.PolicyFile = writePolicy(t, chainPolicy)
+	ch := startChain(t, m, func(service string) mesh.Config {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp),
+			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
+		t.Cleanup(func() { tp.Shutdown(context.Background()) })
+		return mesh.Config{TracerProvider: tp}
+	})
+	ch.call(t, context.Background())
+	if n := len(exp.GetSpans()); n != 0 {
+		t.Fatalf("%d spans recorded with sampling off", n)
+	}
+	// A caller that sampled its trace: every hop follows it.
+	root := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer root.Shutdown(context.Background())
+	ctx, span := root.Tracer("test").Start(context.Background(), "test")
+	ch.cHits.Store(0)
+	ch.call(t, ctx)
+	span.End()
+	meshtest.WaitFor(t, 5*time.Second, "spans of the sampled trace", func() bool { return len(exp.GetSpans()) >= 9 })
+	for _, s := range exp.GetSpans() {
+		if s.SpanContext.TraceID() != span.SpanContext().TraceID() {
+			t.Errorf("span %s not in the caller's trace", s.Name)
+		}
+	}
+}
+
+func spanNames(spans tracetest.SpanStubs) []string {
+	var out []string
+	for _, s := range spans {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func attrOf(s tracetest.SpanStub, key string) any {
+	for _, kv := range s.Attributes {
+		if string(kv.Key) == key {
+			return kv.Value.AsInterface()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+package telemetry
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/transport"
+)
+
+var (
+	_ transport.CallObserver    = (*Telemetry)(nil)
+	_ transport.InboundObserver = (*Telemetry)(nil)
+)
+
+// Span names before the span is known to record: a span that is not
+// sampled gets no name of its own, so that it costs no string building.
+const (
+	unnamedCall    = "weft.call"
+	unnamedAttempt = "weft.attempt"
+	unnamedServer  = "weft.server"
+)
+
+// StartCall implements [transport.CallObserver]: it counts the call in
+// flight and, with tracing on, starts the call's client span, named
+// "METHOD destination".
+func (t *Telemetry) StartCall(ctx context.Context, c *transport.CallInfo) context.Context {
+	t.inst.clientActive.Add(ctx, 1, t.activeAttr.get(attrKey{c.Source, c.Destination, c.Route, c.Protocol}).add...)
+	if !t.tracing {
+		return ctx
+	}
+	ctx, span := t.tracer.Start(ctx, unnamedCall, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetName(c.Method + " " + c.Destination)
+		span.SetAttributes(
+			attribute.String("http.request.method", c.Method),
+			attribute.String("server.address", c.Destination),
+			attribute.String("url.path", c.Path),
+			attribute.String("weft.protocol", c.Protocol),
+			attribute.String("weft.source", c.Source),
+			attribute.String("weft.destination", c.Destination),
+			attribute.String("weft.route", c.Route),
+		)
+		c.TraceID = span.SpanContext().TraceID().String()
+	}
+	return ctx
+}
+
+// StartAttempt implements [transport.CallObserver]: with tracing on, it
+// starts the attempt's span as a child of the call's and writes its trace
+// context into the attempt's headers, so the server's span is the
+// attempt's child.
+func (t *Telemetry) StartAttempt(ctx context.Context, c *transport.CallInfo, a *transport.AttemptInfo) context.Context {
+	if !t.tracing {
+		return ctx
+	}
+	ctx, span := t.tracer.Start(ctx, unnamedAttempt, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetName(c.Method + " " + c.Destination + " attempt")
+		span.SetAttributes(
+			attribute.Int("weft.attempt", a.N),
+			attribute.Bool("weft.hedge", a.Hedge),
+			attribute.String("weft.endpoint", a.Endpoint),
+			attribute.String("weft.node", a.Node),
+			attribute.String("weft.subset", c.Subset),
+		)
+		if a.N > 1 {
+			span.SetAttributes(attribute.Int("http.request.resend_count", a.N-1))
+		}
+	}
+	t.prop.Inject(ctx, a.Carrier)
+	return ctx
+}
+
+// EndAttempt implements [transport.CallObserver]: it counts breaker
+// transitions and ejections the attempt caused and ends its span.
+func (t *Telemetry) EndAttempt(ctx context.Context, c *transport.CallInfo, a *transport.AttemptInfo) {
+	if a.BreakerOpened {
+		t.inst.breakerTransition.Add(ctx, 1, t.transAttr.get(attrKey{c.Destination, "open"}).add...)
+	}
+	if a.BreakerClosed {
+		t.inst.breakerTransition.Add(ctx, 1, t.transAttr.get(attrKey{c.Destination, "closed"}).add...)
+	}
+	if a.Ejected {
+		t.inst.ejections.Add(ctx, 1, t.destAttr.get(attrKey{c.Destination}).add...)
+	}
+	if !t.tracing {
+		return
+	}
+	span := trace.SpanFromContext(ctx)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("weft.outcome", a.Outcome))
+		if c.Protocol == transport.ProtocolGRPC && a.Endpoint != "" {
+			// A gRPC attempt learns its endpoint once the balancer picked
+			// it, after the attempt started.
+			span.SetAttributes(attribute.String("weft.endpoint", a.Endpoint), attribute.String("weft.node", a.Node))
+		}
+		if a.Status != 0 {
+			span.SetAttributes(attribute.Int("http.response.status_code", a.Status))
+		}
+		if a.BreakerOpened {
+			span.AddEvent("circuit breaker opened")
+		}
+		if a.Ejected {
+			span.AddEvent("endpoint ejected")
+		}
+		switch {
+		case a.Err != nil:
+			span.SetStatus(codes.Error, a.Err.Error())
+		case a.Outcome != "ok":
+			span.SetStatus(codes.Error, a.Outcome)
+		}
+	}
+	span.End()
+}
+
+// EndCall implements [transport.CallObserver]: it records the call's
+// golden signals, ends its span and writes its access log line.
+func (t *Telemetry) EndCall(ctx context.Context, c *transport.CallInfo) {
+	s := t.clientAttr.get(attrKey{c.Source, c.Destination, c.Route, responseClass(c.Protocol, c.Status), c.Protocol})
+	t.inst.clientRequests.Add(ctx, 1, s.add...)
+	t.inst.clientDuration.Record(ctx, c.End.Sub(c.Start).Seconds(), s.rec...)
+	t.inst.clientActive.Add(ctx, -1, t.activeAttr.get(attrKey{c.Source, c.Destination, c.Route, c.Protocol}).add...)
+	if retries := c.Attempts - 1 - c.Hedges; retries > 0 {
+		t.inst.retries.Add(ctx, int64(retries), t.routeSet.get(attrKey{c.Destination, c.Route}).add...)
+	}
+	if c.Hedges > 0 {
+		t.inst.hedges.Add(ctx, int64(c.Hedges), t.routeSet.get(attrKey{c.Destination, c.Route}).add...)
+	}
+	if c.BudgetExhausted {
+		t.inst.budgetExhausted.Add(ctx, 1, t.destAttr.get(attrKey{c.Destination}).add...)
+	}
+	if t.tracing {
+		span := trace.SpanFromContext(ctx)
+		if span.IsRecording() {
+			span.SetAttributes(
+				attribute.String("weft.subset", c.Subset),
+				attribute.Int("weft.attempts", c.Attempts),
+				attribute.Int("weft.hedges", c.Hedges),
+			)
+			if c.Status != 0 {
+				span.SetAttributes(attribute.Int("http.response.status_code", c.Status))
+			}
+			if c.BudgetExhausted {
+				span.SetAttributes(attribute.Bool("weft.retry_budget.exhausted", true))
+			}
+			switch {
+			case c.Err != nil:
+				span.SetStatus(codes.Error, c.Err.Error())
+			case c.Protocol == transport.ProtocolHTTP && c.Status >= 400,
+				c.Protocol == transport.ProtocolGRPC && c.Status != 0:
+				span.SetStatus(codes.Error, http.StatusText(c.Status))
+			}
+		}
+		span.End()
+	}
+	if t.accessLog.Load() {
+		t.logCall(ctx, c)
+	}
+}
+
+// StartInbound implements [transport.InboundObserver]: with tracing on,
+// it continues the caller's trace from the request's headers with a
+// server span, named "METHOD service".
+func (t *Telemetry) StartInbound(ctx context.Context, in *transport.InboundInfo) context.Context {
+	if !t.tracing {
+		return ctx
+	}
+	ctx = t.prop.Extract(ctx, in.Carrier)
+	ctx, span := t.tracer.Start(ctx, unnamedServer, trace.WithSpanKind(trace.SpanKindServer))
+	if span.IsRecording() {
+		span.SetName(in.Method + " " + t.service)
+		span.SetAttributes(
+			attribute.String("http.request.method", in.Method),
+			attribute.String("url.path", in.Path),
+			attribute.String("weft.protocol", in.Protocol),
+			attribute.String("weft.service", t.service),
+		)
+	}
+	return ctx
+}
+
+// EndInbound implements [transport.InboundObserver]: it records the
+// request's golden signals, ends its span and writes its access log line.
+func (t *Telemetry) EndInbound(ctx context.Context, in *transport.InboundInfo) {
+	source := in.Source
+	if source == "" {
+		source = "unknown"
+	}
+	s := t.serverAttr.get(attrKey{source, t.service, responseClass(in.Protocol, in.Status), in.Protocol})
+	t.inst.serverRequests.Add(ctx, 1, s.add...)
+	t.inst.serverDuration.Record(ctx, in.End.Sub(in.Start).Seconds(), s.rec...)
+	if t.tracing {
+		span := trace.SpanFromContext(ctx)
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int("http.response.status_code", in.Status), attribute.String("weft.source", in.Source))
+			if id := peerID(in.TLS); id != "" {
+				span.SetAttributes(attribute.String("weft.peer.id", id))
+			}
+			if in.Protocol == transport.ProtocolHTTP && in.Status >= 500 || in.Protocol == transport.ProtocolGRPC && in.Status != 0 {
+				span.SetStatus(codes.Error, http.StatusText(in.Status))
+			}
+		}
+		span.End()
+	}
+	if t.accessLog.Load() {
+		t.logInbound(ctx, in)
+	}
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// peerID returns the SPIFFE ID a TLS peer proved, or "".
+func peerID(cs *tls.ConnectionState) string {
+	if id, ok := security.PeerID(cs); ok {
+		return id.String()
+	}
+	return ""
+}
+
+// traceID returns the trace ID of ctx's span, or "" without one.
+func traceID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
+
+// The access log's message: one line per request, inbound and outbound.
+const accessMessage = "weft: access"
+
+func (t *Telemetry) logCall(ctx context.Context, c *transport.CallInfo) {
+	if !t.logger.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("direction", "outbound"),
+		slog.String("protocol", c.Protocol),
+		slog.String("trace_id", traceID(ctx)),
+		slog.String("source", c.Source),
+		slog.String("destination", c.Destination),
+		slog.String("peer", peerID(c.TLS)),
+		slog.String("method", c.Method),
+		slog.String("path", c.Path),
+		slog.String("route", c.Route),
+		slog.String("subset", c.Subset),
+		slog.String("endpoint", c.Endpoint),
+		slog.Int("status", c.Status),
+		slog.Int("attempts", c.Attempts),
+		slog.Float64("duration_ms", millis(c.End.Sub(c.Start))),
+	}
+	if c.Err != nil {
+		attrs = append(attrs, slog.String("error", c.Err.Error()))
+	}
+	t.logger.LogAttrs(ctx, slog.LevelInfo, accessMessage, attrs...)
+}
+
+func (t *Telemetry) logInbound(ctx context.Context, in *transport.InboundInfo) {
+	if !t.logger.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	t.logger.LogAttrs(ctx, slog.LevelInfo, accessMessage,
+		slog.String("direction", "inbound"),
+		slog.String("protocol", in.Protocol),
+		slog.String("trace_id", traceID(ctx)),
+		slog.String("source", in.Source),
+		slog.String("destination", t.service),
+		slog.String("peer", peerID(in.TLS)),
+		slog.String("method", in.Method),
+		slog.String("path", in.Path),
+		slog.Int("status", in.Status),
+		slog.Float64("duration_ms", millis(in.End.Sub(in.Start))),
+	)
+}

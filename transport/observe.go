@@ -1,0 +1,361 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// CallObserver is told about every client call to a mesh service and each
+// of its attempts, so that tracing, metrics, access logs and the routing
+// history can follow them. Package telemetry implements it; the router
+// calls it when one is set with [Router.SetObserver].
+//
+// A call's methods are called in this order: StartCall once, then
+// StartAttempt and EndAttempt for each attempt, then EndCall once. The
+// attempts of a hedged call overlap: StartAttempt and EndAttempt may be
+// called from several goroutines at once, and concurrently with each
+// other for different attempts of one call. No method may block; each
+// runs on the request's path.
+//
+// The info values belong to the caller: an observer may read them during
+// the call and must not keep them after EndCall. While a call runs, an
+// observer may read only the fields documented as set at start; the
+// others are complete in EndCall.
+type CallObserver interface {
+	// StartCall is called once per call, after the route is matched and
+	// before the first attempt. The context it returns is the parent of
+	// every attempt's context and is handed back to EndCall; return ctx
+	// itself to add nothing.
+	StartCall(ctx context.Context, call *CallInfo) context.Context
+	// StartAttempt is called before each attempt is sent, with the call's
+	// context (or the attempt's own, with its per-try deadline). The
+	// context it returns carries the attempt's request and is handed back
+	// to EndAttempt. An observer that propagates trace context writes it
+	// into attempt.Carrier, which is the attempt's own.
+	StartAttempt(ctx context.Context, call *CallInfo, attempt *AttemptInfo) context.Context
+	// EndAttempt is called once the attempt's response headers arrived
+	// or it failed.
+	EndAttempt(ctx context.Context, call *CallInfo, attempt *AttemptInfo)
+	// EndCall is called once the call is over: when the caller closed the
+	// response body, or when the call failed.
+	EndCall(ctx context.Context, call *CallInfo)
+}
+
+// InboundObserver is told about every request a service's instance serves
+// through [Inbound]. StartInbound and EndInbound are called once each per
+// request, on the request's goroutine; they must not block. The info
+// value belongs to the caller and must not be kept after EndInbound.
+type InboundObserver interface {
+	// StartInbound is called when a request arrives, before limits and
+	// authorization. The context it returns becomes the request's context
+	// (return ctx itself to add nothing); an observer that traces extracts
+	// the caller's trace context from in.Carrier.
+	StartInbound(ctx context.Context, in *InboundInfo) context.Context
+	// EndInbound is called when the handler returned, or the request was
+	// refused, with the context StartInbound returned.
+	EndInbound(ctx context.Context, in *InboundInfo)
+}
+
+// Carrier holds the trace context that travels with a request: its HTTP
+// headers, or its gRPC metadata. Its method set is OpenTelemetry's
+// TextMapCarrier, so an observer can hand it to a propagator as it is.
+type Carrier interface {
+	// Get returns the first value of key, or "".
+	Get(key string) string
+	// Set replaces the values of key with value.
+	Set(key, value string)
+	// Keys lists the keys present.
+	Keys() []string
+}
+
+// Protocols named in [CallInfo] and [InboundInfo].
+const (
+	ProtocolHTTP = "http"
+	ProtocolGRPC = "grpc"
+)
+
+// CallInfo describes one client call to a mesh service.
+type CallInfo struct {
+	// Set at start.
+
+	// Protocol is ProtocolHTTP or ProtocolGRPC.
+	Protocol string
+	// Source is the calling service; Destination the service called.
+	Source, Destination string
+	// Method is the HTTP method, or the gRPC full method name
+	// ("/pkg.Service/Method").
+	Method string
+	// Path is the HTTP request's path; "" for gRPC.
+	Path string
+	// Route is the name of the route that matched ("routes[i]" for an
+	// unnamed one), or "" when none did.
+	Route string
+	// Start is when the call began.
+	Start time.Time
+	// TraceID is the call's trace ID in hex, set by the StartCall of an
+	// observer that traces it, so that later observers can log it.
+	TraceID string
+	// Subset is the subset the route's split chose, or "" for every
+	// endpoint. It is set before the first attempt starts.
+	Subset string
+
+	// Complete in EndCall.
+
+	// Attempts counts the attempts sent, hedges included; Hedges counts
+	// those a hedge timer started.
+	Attempts, Hedges int
+	// BudgetExhausted reports that a retry or hedge was wanted but the
+	// retry budget refused it.
+	BudgetExhausted bool
+	// Status is the final HTTP status (or gRPC code); 0 when the call
+	// got no response.
+	Status int
+	// Err is why the call failed, nil when it got a response.
+	Err error
+	// Endpoint is the host:port that gave the final answer, "" if none.
+	Endpoint string
+	// TLS is the TLS state of the connection that gave the final answer,
+	// nil in plaintext; the server's verified identity is in its
+	// certificates.
+	TLS *tls.ConnectionState
+	// End is when the call ended.
+	End time.Time
+
+	tries  [maxRecordedTries]TryRecord
+	ntries atomic.Int32
+	obs    CallObserver
+	ctx    context.Context // what StartCall returned, for EndCall
+}
+
+// maxRecordedTries bounds the attempts a call keeps a record of: more than
+// the most a policy allows on the retry path (10), enough for the history.
+const maxRecordedTries = 10
+
+// TryRecord is the short story of one attempt, kept for the routing
+// history.
+type TryRecord struct {
+	// Endpoint is the host:port the attempt went to.
+	Endpoint string `json:"endpoint"`
+	// Hedge reports that a hedge timer started the attempt.
+	Hedge bool `json:"hedge,omitempty"`
+	// Status is the response's status, 0 without one.
+	Status int `json:"status,omitempty"`
+	// Outcome is as in [AttemptInfo].
+	Outcome string `json:"outcome"`
+	// DurationMs is how long the attempt took to its response headers.
+	DurationMs float64 `json:"durationMs"`
+}
+
+// Tries returns the records of the call's attempts in the order they
+// ended. The slice is valid until EndCall returns.
+func (c *CallInfo) Tries() []TryRecord {
+	return c.tries[:min(int(c.ntries.Load()), maxRecordedTries)]
+}
+
+// RecordAttempt keeps the short story of an attempt that ended, for
+// [CallInfo.Tries] and the routing history. The code that runs a call
+// calls it once per attempt, before EndAttempt; the router does so for
+// HTTP calls. Attempts that end concurrently may record concurrently.
+func (c *CallInfo) RecordAttempt(a *AttemptInfo) {
+	i := int(c.ntries.Add(1)) - 1
+	if i >= maxRecordedTries {
+		return
+	}
+	c.tries[i] = TryRecord{Endpoint: a.Endpoint, Hedge: a.Hedge, Status: a.Status, Outcome: a.Outcome, DurationMs: millis(a.End.Sub(a.Start))}
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// AttemptInfo describes one attempt of a call.
+type AttemptInfo struct {
+	// Set at start.
+
+	// N numbers the call's attempts from 1, in the order they started.
+	N int
+	// Hedge reports that a hedge timer started the attempt.
+	Hedge bool
+	// Endpoint is the host:port the attempt goes to, Node the member
+	// serving it.
+	Endpoint, Node string
+	// Start is when the attempt began.
+	Start time.Time
+	// Carrier is where StartAttempt writes the trace context the attempt
+	// sends. It is the attempt's own: writing to it does not touch the
+	// caller's request or the call's other attempts.
+	Carrier Carrier
+
+	// Complete in EndAttempt.
+
+	// Status is the response's HTTP status (or gRPC code); 0 without one.
+	Status int
+	// Outcome is how the attempt ended: "ok", "error" (a response the
+	// retry policy counts as failed: 5xx, 429), "connect-failure",
+	// "reset", "timeout" or "cancelled" (the call or a winning hedge
+	// ended it).
+	Outcome string
+	// Err is the attempt's transport error, nil when it got a response.
+	Err error
+	// TLS is the connection's TLS state, nil in plaintext or without a
+	// response; the server's verified identity is in its certificates.
+	TLS *tls.ConnectionState
+	// BreakerOpened and BreakerClosed report that this attempt's outcome
+	// opened or closed the endpoint's circuit breaker; Ejected that it
+	// made outlier detection eject the endpoint.
+	BreakerOpened, BreakerClosed, Ejected bool
+	// End is when the attempt ended.
+	End time.Time
+}
+
+// InboundInfo describes one request served through [Inbound].
+type InboundInfo struct {
+	// Set at start.
+
+	// Protocol is ProtocolHTTP or ProtocolGRPC.
+	Protocol string
+	// Method is the HTTP method, or the gRPC full method name.
+	Method string
+	// Path is the HTTP request's path; "" for gRPC.
+	Path string
+	// Start is when the request arrived.
+	Start time.Time
+	// Carrier holds the request's headers (or metadata), to extract the
+	// caller's trace context from. Read it only in StartInbound.
+	Carrier Carrier
+
+	// Complete in EndInbound.
+
+	// Source is the calling service: the name its verified identity
+	// maps to, else what its Weft client asserted in SourceHeader, else "".
+	Source string
+	// TLS is the connection's TLS state, nil in plaintext; a verified
+	// caller's identity is in its certificates.
+	TLS *tls.ConnectionState
+	// Status is the HTTP status sent (200 when the handler wrote
+	// nothing), or the gRPC code.
+	Status int
+	// End is when the handler returned.
+	End time.Time
+}
+
+// HeaderCarrier adapts HTTP headers to [Carrier].
+type HeaderCarrier http.Header
+
+// Get returns the first value of key.
+func (h HeaderCarrier) Get(key string) string { return http.Header(h).Get(key) }
+
+// Set replaces the values of key.
+func (h HeaderCarrier) Set(key, value string) { http.Header(h).Set(key, value) }
+
+// Keys lists the header names present.
+func (h HeaderCarrier) Keys() []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// attemptHeader is an attempt's [Carrier]: it reads the call's shared
+// headers and copies them on the first write, so that an attempt that
+// carries nothing of its own costs nothing.
+type attemptHeader struct {
+	shared http.Header
+	own    http.Header // nil until written
+}
+
+func (h *attemptHeader) current() http.Header {
+	if h.own != nil {
+		return h.own
+	}
+	return h.shared
+}
+
+func (h *attemptHeader) Get(key string) string { return h.current().Get(key) }
+
+func (h *attemptHeader) Set(key, value string) {
+	if h.own == nil {
+		h.own = h.shared.Clone()
+	}
+	h.own.Set(key, value)
+}
+
+func (h *attemptHeader) Keys() []string { return HeaderCarrier(h.current()).Keys() }
+
+// Observers combines observers into one that calls each in turn, each
+// seeing the context the previous one returned; nil entries are skipped.
+// It returns nil when none is left, so that a router given the result
+// costs nothing when nobody observes.
+func Observers(list ...CallObserver) CallObserver {
+	var out multiObserver
+	for _, o := range list {
+		if o != nil {
+			out = append(out, o)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return out
+}
+
+type multiObserver []CallObserver
+
+func (m multiObserver) StartCall(ctx context.Context, c *CallInfo) context.Context {
+	for _, o := range m {
+		ctx = o.StartCall(ctx, c)
+	}
+	return ctx
+}
+
+func (m multiObserver) StartAttempt(ctx context.Context, c *CallInfo, a *AttemptInfo) context.Context {
+	for _, o := range m {
+		ctx = o.StartAttempt(ctx, c, a)
+	}
+	return ctx
+}
+
+// EndAttempt and EndCall run in reverse order, so that the observer that
+// started first (and opened the outermost span) ends last.
+func (m multiObserver) EndAttempt(ctx context.Context, c *CallInfo, a *AttemptInfo) {
+	for i := len(m) - 1; i >= 0; i-- {
+		m[i].EndAttempt(ctx, c, a)
+	}
+}
+
+func (m multiObserver) EndCall(ctx context.Context, c *CallInfo) {
+	for i := len(m) - 1; i >= 0; i-- {
+		m[i].EndCall(ctx, c)
+	}
+}
+
+// observerRef holds an observer in an atomic pointer.
+type observerRef struct{ CallObserver }
+
+// SetObserver makes o see every call the router's clients make from now
+// on; nil stops observing. It may be called at any time.
+func (r *Router) SetObserver(o CallObserver) {
+	if o == nil {
+		r.observer.Store(nil)
+		return
+	}
+	r.observer.Store(&observerRef{o})
+}
+
+// Observer returns the observer set with SetObserver, or nil. Clients of
+// other protocols that share the router's destinations (gRPC channels)
+// report their calls to it too.
+func (r *Router) Observer() CallObserver { return r.currentObserver() }
+
+// currentObserver returns the router's observer, or nil.
+func (r *Router) currentObserver() CallObserver {
+	if ref := r.observer.Load(); ref != nil {
+		return ref.CallObserver
+	}
+	return nil
+}

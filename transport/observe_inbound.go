@@ -1,0 +1,136 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// inboundObserverRef holds an observer in an atomic pointer.
+type inboundObserverRef struct{ InboundObserver }
+
+// SetObserver makes o see every request served from now on; nil stops
+// observing. It may be called at any time.
+//
+// While an observer is set, handlers get a ResponseWriter that records
+// the status: it implements http.Flusher, http.Hijacker, io.ReaderFrom and
+// io.StringWriter by passing them on, and Unwrap for
+// http.ResponseController.
+func (in *Inbound) SetObserver(o InboundObserver) {
+	if o == nil {
+		in.observer.Store(nil)
+		return
+	}
+	in.observer.Store(&inboundObserverRef{o})
+}
+
+// Observer returns the observer set with SetObserver, or nil. Servers of
+// other protocols that share the node's inbound side (gRPC) report their
+// requests to it too.
+func (in *Inbound) Observer() InboundObserver {
+	if ref := in.observer.Load(); ref != nil {
+		return ref.InboundObserver
+	}
+	return nil
+}
+
+// observedWriter is the ResponseWriter of an observed request: it notes
+// the status sent and ends the observation.
+type observedWriter struct {
+	http.ResponseWriter
+	obs      InboundObserver
+	ctx      context.Context // what StartInbound returned
+	req      *http.Request   // the request as the handler gets it
+	info     InboundInfo
+	status   int
+	hijacked bool
+}
+
+// startInbound tells o that r arrives and returns the writer and request
+// the rest of the middleware uses.
+func startInbound(o InboundObserver, w http.ResponseWriter, r *http.Request) *observedWriter {
+	ow := &observedWriter{ResponseWriter: w, obs: o, req: r}
+	ow.info = InboundInfo{Protocol: ProtocolHTTP, Method: r.Method, Path: r.URL.Path, Start: time.Now(), Carrier: HeaderCarrier(r.Header)}
+	ow.ctx = o.StartInbound(r.Context(), &ow.info)
+	if ow.ctx != r.Context() {
+		ow.req = r.WithContext(ow.ctx)
+	}
+	ow.info.Carrier = nil
+	return ow
+}
+
+// end tells the observer the request is over. It runs deferred, after the
+// middleware replaced the asserted caller by the verified one.
+func (w *observedWriter) end() {
+	w.info.End = time.Now()
+	w.info.Source = w.req.Header.Get(SourceHeader)
+	w.info.TLS = w.req.TLS
+	switch {
+	case w.status != 0:
+		w.info.Status = w.status
+	case w.hijacked:
+		w.info.Status = http.StatusSwitchingProtocols
+	default:
+		// net/http answers 200 for a handler that wrote nothing.
+		w.info.Status = http.StatusOK
+	}
+	w.obs.EndInbound(w.ctx, &w.info)
+}
+
+func (w *observedWriter) WriteHeader(code int) {
+	// Informational answers (103 Early Hints) precede the real one.
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *observedWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// WriteString keeps the underlying writer's copy-free path for strings.
+func (w *observedWriter) WriteString(s string) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return io.WriteString(w.ResponseWriter, s)
+}
+
+// ReadFrom keeps the underlying writer's sendfile path.
+func (w *observedWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(w.ResponseWriter, src)
+}
+
+// Flush sends buffered data, as the underlying writer's Flush does; it
+// does nothing when that writer cannot flush.
+func (w *observedWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection over, when the underlying writer can.
+func (w *observedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, rw, err
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

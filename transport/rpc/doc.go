@@ -1,0 +1,40 @@
+// Package rpc is the gRPC side of Weft's transport: it gives gRPC channels
+// and servers what package transport gives HTTP clients and servers, from
+// the same policy and with the same meaning.
+//
+// Client side, a [Dialer] makes channels ([grpc.ClientConn]) to mesh
+// services. Each channel has:
+//
+//   - its own resolver, fed from the catalog (no global resolver scheme is
+//     registered): it lists the service's ready instances that publish a
+//     "grpc" endpoint;
+//   - the Weft balancer, registered under [BalancerName], built on grpc-go's
+//     endpoint API: an endpointsharding balancer with one pick_first child
+//     per endpoint, so that every member gets its own connection as soon
+//     as it is ready, and a picker that hands the choice among the READY
+//     children to the resilience.Picker the policy's loadBalancer names;
+//     breakers and outlier ejection take endpoints out of picking, and a
+//     stream's outcome reaches its endpoint's breaker when the stream ends;
+//   - transport credentials that follow the service's mTLS mode and check
+//     that the server presents the service's SPIFFE ID;
+//   - interceptors that apply the policy's routes (matched on the full
+//     method name and the outgoing metadata, as an HTTP request with
+//     method POST, path = full method name and headers = metadata),
+//     timeouts, faults, mirrors (of unary calls), retries and hedges with
+//     HTTP's safety rules, retry budget and hop marker. grpc-go's own
+//     retries are disabled on these channels so that the two never stack.
+//     A stream is retried only while it is being opened, never after its
+//     first message, and the timeout bounds opening it: the stream then
+//     lives as long as the caller's context.
+//
+// Server side, [ServerOptions] returns the credentials and interceptors of
+// a mesh server: mutual TLS (and plaintext too in permissive mode), the
+// caller's verified identity in the handler's context, authorization by
+// full method name, the service's inbound limits and the deadline and
+// retry mark that callers send.
+//
+// Errors use gRPC's codes: Unavailable when a service has no endpoint
+// able to take a call, PermissionDenied when authorization refuses it,
+// ResourceExhausted when a rate limit does (Unavailable for a concurrency
+// limit, as HTTP answers 503), DeadlineExceeded when time runs out.
+package rpc

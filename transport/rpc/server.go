@@ -1,0 +1,206 @@
+package rpc
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/weftmesh/weft/resilience/limit"
+	"github.com/weftmesh/weft/resilience/retry"
+	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/transport"
+)
+
+// healthPrefix starts the full method names of the standard health
+// service. Health checks skip authorization and limits: a rule set or a
+// busy instance must not make a healthy instance look down. They reveal
+// only the serving status.
+const healthPrefix = "/grpc.health.v1.Health/"
+
+// ServerOptions returns the options of a mesh server, around the caller's
+// own: first the mesh's interceptors, so that authorization, limits and
+// deadlines apply before any interceptor in opts runs, then opts, then the
+// mesh's transport credentials, which opts cannot replace.
+//
+// The interceptors put the caller's verified SPIFFE ID into the
+// handler's context (security.PeerFromContext), refuse calls that the
+// authorization rules deny (PermissionDenied; rules match the method
+// "POST" and the full method name as the path) or that the inbound limits
+// refuse (ResourceExhausted for a rate limit, Unavailable for a
+// concurrency limit, with a retry-after trailer in seconds), turn the
+// weft-timeout metadata a gateway may forward into a deadline (gRPC's own
+// deadline travels as usual), and mark the context of a call its caller
+// retries (weft-retry-owner) so that the handler's own calls do not retry
+// too.
+func ServerOptions(cfg Config, opts ...grpc.ServerOption) []grpc.ServerOption {
+	s := &server{in: cfg.Inbound}
+	all := make([]grpc.ServerOption, 0, len(opts)+3)
+	all = append(all, grpc.ChainUnaryInterceptor(s.unary), grpc.ChainStreamInterceptor(s.stream))
+	all = append(all, opts...)
+	return append(all, grpc.Creds(newServerCredentials(cfg)))
+}
+
+type server struct {
+	in *transport.Inbound // nil: no authorization or limits
+}
+
+func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, obs, rec := s.observeInbound(ctx, info.FullMethod)
+	if obs == nil {
+		return s.serveUnary(ctx, nil, req, info, handler)
+	}
+	resp, err := s.serveUnary(ctx, rec, req, info, handler)
+	endInbound(ctx, obs, rec, err)
+	return resp, err
+}
+
+// serveUnary serves a unary call; rec, when the call is observed, learns
+// who the caller is.
+func (s *server) serveUnary(ctx context.Context, rec *transport.InboundInfo, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, adm, cancel, err := s.admit(ctx, rec, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	finished := false
+	// A panic, a passed deadline or a caller that gave up counts as
+	// dropped for the adaptive limit, as on the HTTP side.
+	defer func() { adm.End(!finished || ctx.Err() != nil) }()
+	resp, err := handler(ctx, req)
+	finished = true
+	return resp, err
+}
+
+func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	orig := ss.Context()
+	ctx, obs, rec := s.observeInbound(orig, info.FullMethod)
+	if obs == nil {
+		return s.serveStream(srv, ss, orig, nil, info, handler)
+	}
+	err := s.serveStream(srv, ss, ctx, rec, info, handler)
+	endInbound(ctx, obs, rec, err)
+	return err
+}
+
+// serveStream serves a stream whose handler's context starts as ctx; rec,
+// when the call is observed, learns who the caller is.
+func (s *server) serveStream(srv any, ss grpc.ServerStream, ctx context.Context, rec *transport.InboundInfo, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	orig := ss.Context()
+	ctx, adm, cancel, err := s.admit(ctx, rec, info.FullMethod)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if ctx != orig {
+		ss = &serverStream{ServerStream: ss, ctx: ctx}
+	}
+	finished := false
+	defer func() { adm.End(!finished || ctx.Err() != nil) }()
+	err = handler(srv, ss)
+	finished = true
+	return err
+}
+
+// serverStream is a stream whose context the interceptor replaced.
+type serverStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *serverStream) Context() context.Context { return s.ctx }
+
+func noCancel() {}
+
+// admit applies the inbound middleware to one call and returns the
+// handler's context, the admission to end when the call ends and the
+// cancel function of a deadline it set, or the refusal as a status error.
+// It tells rec, when the call is observed, who the caller is: the service
+// its verified identity maps to, else the one it asserts.
+func (s *server) admit(ctx context.Context, rec *transport.InboundInfo, fullMethod string) (context.Context, transport.Admission, context.CancelFunc, error) {
+	cancel := context.CancelFunc(noCancel)
+	if v := metadata.ValueFromIncomingContext(ctx, timeoutKey); len(v) > 0 {
+		if d, err := retry.ParseTimeout(v[0]); err == nil {
+			if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > d {
+				ctx, cancel = context.WithTimeout(ctx, d)
+			}
+		}
+	}
+	if v := metadata.ValueFromIncomingContext(ctx, ownerKey); len(v) > 0 && v[0] != "" && !retry.NoRetry(ctx) {
+		ctx = retry.WithNoRetry(ctx)
+	}
+	id := peerID(ctx)
+	if !id.IsZero() {
+		ctx = security.WithPeer(ctx, id)
+	}
+	if s.in == nil || strings.HasPrefix(fullMethod, healthPrefix) {
+		return ctx, transport.Admission{}, cancel, nil
+	}
+	var source string
+	if v := metadata.ValueFromIncomingContext(ctx, sourceKey); len(v) > 0 {
+		source = v[0]
+	}
+	adm, ref := s.in.Admit(transport.InboundCall{Method: "POST", Path: fullMethod, Peer: id, Source: source})
+	if rec != nil {
+		rec.Source = source
+		if !id.IsZero() {
+			// A refused call has no admission to name its caller.
+			rec.Source = adm.Caller
+			if ref != nil {
+				rec.Source = id.String()
+			}
+		}
+	}
+	if ref != nil {
+		cancel()
+		return ctx, adm, noCancel, refusal(ctx, ref)
+	}
+	if !id.IsZero() && source != adm.Caller {
+		// What a verified caller is replaces what it says it is.
+		md, _ := metadata.FromIncomingContext(ctx)
+		md.Set(sourceKey, adm.Caller)
+		ctx = metadata.NewIncomingContext(ctx, md)
+	}
+	return ctx, adm, cancel, nil
+}
+
+// peerID returns the SPIFFE ID the caller proved in the connection's
+// mutual TLS handshake, or the zero ID.
+func peerID(ctx context.Context) spiffeid.ID {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return spiffeid.ID{}
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || info.SPIFFEID == nil {
+		return spiffeid.ID{}
+	}
+	id, err := spiffeid.FromURI(info.SPIFFEID)
+	if err != nil {
+		return spiffeid.ID{}
+	}
+	return id
+}
+
+// refusal returns the status error of a refused call, with the trailer
+// that tells a rate-limited or overloaded caller when to come back.
+func refusal(ctx context.Context, r *transport.Refusal) error {
+	if !r.Limit.Rejected() {
+		return status.Error(codes.PermissionDenied, "weft: forbidden: "+r.Forbidden)
+	}
+	secs := max(1, int((r.Limit.RetryAfter+time.Second-1)/time.Second))
+	_ = grpc.SetTrailer(ctx, metadata.Pairs(retryAfterKey, strconv.Itoa(secs)))
+	switch r.Limit.Reason {
+	case limit.CallerRate, limit.TotalRate:
+		return status.Errorf(codes.ResourceExhausted, "weft: too many requests: rate limit exceeded (%s); retry after %d s", r.Limit.Reason, secs)
+	}
+	return status.Errorf(codes.Unavailable, "weft: service overloaded: too many calls in flight (%s); retry after %d s", r.Limit.Reason, secs)
+}
