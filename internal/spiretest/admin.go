@@ -34,7 +34,7 @@ func (s *SPIRE) serverCLI(ctx context.Context, args ...string) ([]byte, error) {
 		}
 		said := strings.TrimSpace(strings.TrimSpace(stderr.String()) + "\n" + strings.TrimSpace(stdout.String()))
 		return nil, fmt.Errorf("spiretest: spire-server %s: %w: %s\n--- spire-server log (last lines) ---\n%s",
-			strings.Join(full, " "), err, said, s.server.tail())
+			strings.Join(full, " "), err, said, s.server.Tail())
 	}
 	return stdout.Bytes(), nil
 }

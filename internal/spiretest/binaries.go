@@ -1,8 +1,9 @@
 package spiretest
 
 import (
-	"os"
 	"testing"
+
+	"github.com/weftmesh/weft/internal/proctest"
 )
 
 // Binaries returns the paths of spire-server and spire-agent from the
@@ -11,14 +12,6 @@ import (
 // elsewhere.
 func Binaries(t testing.TB) (server, agent string) {
 	t.Helper()
-	server, agent = os.Getenv(ServerEnv), os.Getenv(AgentEnv)
-	if server != "" && agent != "" {
-		return server, agent
-	}
-	const hint = "$" + ServerEnv + " and $" + AgentEnv + " are not set: run eval \"$(scripts/build-tools)\" first"
-	if os.Getenv("CI") != "" {
-		t.Fatalf("spiretest: %s", hint)
-	}
-	t.Skipf("spiretest: %s", hint)
-	return "", ""
+	paths := proctest.Binaries(t, ServerEnv, AgentEnv)
+	return paths[0], paths[1]
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/weftmesh/weft/internal/proctest"
 )
 
 // Environment variables that scripts/build-tools exports.
@@ -61,8 +63,8 @@ type SPIRE struct {
 	dir       string
 	ownDir    bool
 	agentID   spiffeid.ID
-	server    *process
-	agent     *process
+	server    *proctest.Process
+	agent     *proctest.Process
 
 	closeOnce sync.Once
 	closeErr  error
@@ -117,9 +119,9 @@ func Start(ctx context.Context, cfg Config) (*SPIRE, error) {
 }
 
 func (s *SPIRE) start(ctx context.Context, cfg Config) error {
-	ports, err := freePorts(3)
+	ports, err := proctest.FreePorts(3)
 	if err != nil {
-		return err
+		return fmt.Errorf("spiretest: %w", err)
 	}
 	serverPort, serverHealth, agentHealth := ports[0], ports[1], ports[2]
 
@@ -127,13 +129,13 @@ func (s *SPIRE) start(ctx context.Context, cfg Config) error {
 	if err := os.WriteFile(serverConfPath, []byte(serverConf(s.td, s.dir, serverPort, serverHealth, cfg.SVIDTTL)), 0o600); err != nil {
 		return fmt.Errorf("spiretest: %w", err)
 	}
-	s.server, err = startProcess("spire-server", cfg.ServerBin, filepath.Join(s.dir, "server.log"), cfg.Output,
-		"run", "-config", serverConfPath)
+	s.server, err = proctest.Start(proctest.Config{Name: "spire-server", Bin: cfg.ServerBin,
+		Args: []string{"run", "-config", serverConfPath}, LogPath: filepath.Join(s.dir, "server.log"), Output: cfg.Output})
 	if err != nil {
-		return err
+		return fmt.Errorf("spiretest: %w", err)
 	}
-	if err := s.server.awaitReady(ctx, serverHealth); err != nil {
-		return err
+	if err := s.server.AwaitReady(ctx, nil, readyURL(serverHealth)); err != nil {
+		return fmt.Errorf("spiretest: %w", err)
 	}
 
 	token, err := s.generateToken(ctx)
@@ -149,16 +151,19 @@ func (s *SPIRE) start(ctx context.Context, cfg Config) error {
 	if err := os.WriteFile(agentConfPath, []byte(agentConf(s.td, s.dir, serverPort, agentHealth)), 0o600); err != nil {
 		return fmt.Errorf("spiretest: %w", err)
 	}
-	s.agent, err = startProcess("spire-agent", cfg.AgentBin, filepath.Join(s.dir, "agent.log"), cfg.Output,
-		"run", "-config", agentConfPath, "-joinToken", token)
+	s.agent, err = proctest.Start(proctest.Config{Name: "spire-agent", Bin: cfg.AgentBin,
+		Args: []string{"run", "-config", agentConfPath, "-joinToken", token}, LogPath: filepath.Join(s.dir, "agent.log"), Output: cfg.Output})
 	if err != nil {
-		return err
+		return fmt.Errorf("spiretest: %w", err)
 	}
-	if err := s.agent.awaitReady(ctx, agentHealth); err != nil {
-		return fmt.Errorf("%w\n--- spire-server log (last lines) ---\n%s", err, s.server.tail())
+	if err := s.agent.AwaitReady(ctx, nil, readyURL(agentHealth)); err != nil {
+		return fmt.Errorf("spiretest: %w\n--- spire-server log (last lines) ---\n%s", err, s.server.Tail())
 	}
 	return nil
 }
+
+// readyURL is the readiness endpoint of a health listener at port.
+func readyURL(port int) string { return fmt.Sprintf("http://127.0.0.1:%d/ready", port) }
 
 // TrustDomain returns the trust domain the server signs for.
 func (s *SPIRE) TrustDomain() spiffeid.TrustDomain { return s.td }
@@ -177,8 +182,8 @@ func (s *SPIRE) Dir() string { return s.dir }
 // Logs returns the last lines of both processes' logs, for a failing test
 // to print.
 func (s *SPIRE) Logs() string {
-	out := "--- spire-server log (last lines) ---\n" + logTail(filepath.Join(s.dir, "server.log"), 40)
-	return out + "\n--- spire-agent log (last lines) ---\n" + logTail(filepath.Join(s.dir, "agent.log"), 40)
+	out := "--- spire-server log (last lines) ---\n" + proctest.LogTail(filepath.Join(s.dir, "server.log"), 40)
+	return out + "\n--- spire-agent log (last lines) ---\n" + proctest.LogTail(filepath.Join(s.dir, "agent.log"), 40)
 }
 
 func (s *SPIRE) agentSocket() string  { return filepath.Join(s.dir, "agent.sock") }
@@ -190,9 +195,9 @@ func (s *SPIRE) serverSocket() string { return filepath.Join(s.dir, "server.sock
 // returns the first call's result.
 func (s *SPIRE) Close() error {
 	s.closeOnce.Do(func() {
-		for _, p := range []*process{s.agent, s.server} {
+		for _, p := range []*proctest.Process{s.agent, s.server} {
 			if p != nil {
-				p.stop()
+				p.Stop()
 			}
 		}
 		s.closeErr = s.removeDir()

@@ -79,7 +79,7 @@ func TestStartServesRegisteredIdentity(t *testing.T) {
 	}
 
 	dir := s.Dir()
-	server, agent := s.server.cmd.Process.Pid, s.agent.cmd.Process.Pid
+	server, agent := s.server.Pid(), s.agent.Pid()
 	closing := time.Now()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,10 @@
 //go:build unix && !linux
 
-package jaegertest
+package proctest
 
 import "syscall"
 
-// sysProcAttr puts Jaeger in its own process group, so that stopping it
+// sysProcAttr puts the program in its own process group, so that Stop
 // reaches all of it.
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
