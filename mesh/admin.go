@@ -185,7 +185,7 @@ func (n *Node) Status() Status {
 		s.Policy.Applied, s.Policy.Rejected, s.Policy.LastError = ws.Applied, ws.Rejected, ws.LastError
 	}
 	s.Mesh = p.Mesh.Name
-	s.Destinations = n.router.Destinations()
+	s.Destinations = append(n.router.Destinations(), n.grpcDestinations()...)
 	if n.decisions != nil {
 		s.Decisions = n.decisions.Recent()
 	}

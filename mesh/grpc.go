@@ -36,7 +36,9 @@ type grpcSide struct {
 // [Node.NewClient]: every call is balanced over the service's ready
 // instances that serve gRPC, with the policy's load balancer, routes,
 // timeout, retries, hedges, breakers and outlier detection, over mutual
-// TLS that checks the server's SPIFFE ID when the policy says so.
+// TLS that checks the server's SPIFFE ID when the policy says so. Calls
+// are traced, counted, access-logged and kept in the routing history as
+// HTTP calls are, labeled protocol "grpc" with gRPC codes as statuses.
 // grpc-go's own retries are disabled on the channel so that they never
 // stack on the policy's.
 //
@@ -73,8 +75,10 @@ func (n *Node) DialGRPC(ctx context.Context, service string, opts ...grpc.DialOp
 // e.g. /shop.Payments/Charge or /shop.Payments/*), the service's inbound
 // limits (shared with its HTTP side), the deadline and retry mark its
 // callers send, and the standard health service (grpc.health.v1.Health),
-// which turns NOT_SERVING when the node drains. Handlers read the caller's
-// verified identity with [PeerID].
+// which turns NOT_SERVING when the node drains. Calls other than health
+// checks are traced (continuing the caller's trace), counted and
+// access-logged as HTTP requests are. Handlers read the caller's verified
+// identity with [PeerID].
 //
 // Register the service's implementations on it, then serve it with
 // [Node.ServeGRPC]. opts are applied after the mesh's interceptors and
@@ -196,6 +200,19 @@ func (n *Node) grpcDialer() (*rpc.Dialer, error) {
 		}
 	}
 	return g.dialer, nil
+}
+
+// grpcDestinations returns the state of the services the node's gRPC
+// channels call (those dialed at least once), for the admin endpoint's
+// status next to the HTTP destinations.
+func (n *Node) grpcDestinations() []DestinationStatus {
+	n.grpc.mu.Lock()
+	d := n.grpc.dialer
+	n.grpc.mu.Unlock()
+	if d == nil {
+		return nil
+	}
+	return d.Destinations()
 }
 
 // grpcPolicy hands a policy being installed to the gRPC channels. The

@@ -6,39 +6,25 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc/codes"
 
 	"github.com/weftmesh/weft/examples/grpc/shoppb"
 	"github.com/weftmesh/weft/mesh"
 	"github.com/weftmesh/weft/mesh/meshtest"
-	"github.com/weftmesh/weft/security/devca"
 )
 
-// devCA makes a development CA for trust domain example.org in a fresh
-// directory and returns the directory.
-func devCA(t *testing.T) string {
+// caDir makes a development CA in a fresh directory and returns the
+// directory.
+func caDir(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := devca.Init(dir, spiffeid.RequireTrustDomainFromString("example.org")); err != nil {
-		t.Fatal(err)
-	}
+	_, dir := meshtest.DevCA(t)
 	return dir
-}
-
-// securePolicy is a policy with identities from the CA in dir and the
-// given services section.
-func securePolicy(dir, services string) string {
-	return fmt.Sprintf(`version: 1
-mesh: {name: test, trustDomain: example.org}
-security: {identity: {dev: {ca: %q}}}
-services:
-%s`, dir, services)
 }
 
 // authorizedPayments lets checkout call every payments method and
 // reports only Quote.
-const authorizedPayments = `  checkout: {}
+const authorizedPayments = `services:
+  checkout: {}
   reports: {}
   payments:
     inbound:
@@ -50,7 +36,7 @@ const authorizedPayments = `  checkout: {}
 
 func TestGRPCAuthorizationByMethodOverMutualTLS(t *testing.T) {
 	m := meshtest.New(t)
-	m.PolicyFile = writePolicy(t, securePolicy(devCA(t), authorizedPayments))
+	m.PolicyFile = meshtest.SecurePolicy(t, caDir(t), authorizedPayments)
 	var c counter
 	var seen []string
 	p := &payments{name: "b0", calls: &c}
@@ -93,16 +79,16 @@ func TestGRPCAuthorizationByMethodOverMutualTLS(t *testing.T) {
 }
 
 func TestGRPCClientWithTheWrongIdentityIsRefused(t *testing.T) {
-	ca := devCA(t)
+	const services = "services:\n  payments: {timeout: 1s}\n"
 	m := meshtest.New(t)
-	m.PolicyFile = writePolicy(t, securePolicy(ca, "  payments: {timeout: 1s}\n"))
+	m.PolicyFile = meshtest.SecurePolicy(t, caDir(t), services)
 	var c counter
 	p := &payments{name: "b0", calls: &c}
 	b := serveGRPC(t, m, mesh.Config{Service: "payments"}, p)
 
 	// Same mesh, same trust domain, but certificates from another CA: a
 	// client the payments server cannot trust (nor it the server).
-	intruder := m.Start(mesh.Config{Service: "checkout", PolicyFile: writePolicy(t, securePolicy(devCA(t), "  payments: {timeout: 1s}\n"))})
+	intruder := m.Start(mesh.Config{Service: "checkout", PolicyFile: meshtest.SecurePolicy(t, caDir(t), services)})
 	waitGRPCEndpoints(t, intruder, "payments", 1)
 	_, err := dial(t, intruder, "payments").Charge(context.Background(), &shoppb.ChargeRequest{})
 	if code(err) != codes.Unavailable && code(err) != codes.DeadlineExceeded {
@@ -113,7 +99,7 @@ func TestGRPCClientWithTheWrongIdentityIsRefused(t *testing.T) {
 	}
 
 	// A plaintext client of the same mesh, without an identity, too.
-	plain := m.Start(mesh.Config{Service: "reports", PolicyFile: writePolicy(t, "version: 1\nmesh: {name: test}\nservices:\n  payments: {timeout: 1s}\n")})
+	plain := m.Start(mesh.Config{Service: "reports", PolicyFile: writePolicy(t, "version: 1\nmesh: {name: secure}\n"+services)})
 	waitGRPCEndpoints(t, plain, "payments", 1)
 	if _, err := dial(t, plain, "payments").Charge(context.Background(), &shoppb.ChargeRequest{}); err == nil {
 		t.Fatal("a plaintext client's charge was served by a strict server")

@@ -9,7 +9,10 @@ import (
 // DestinationStatus is one destination service as the router's clients
 // see it, for the admin endpoint.
 type DestinationStatus struct {
-	Service      string `json:"service"`
+	Service string `json:"service"`
+	// Protocol is "http" or "grpc": a service served over both has one
+	// entry for each, balanced separately.
+	Protocol     string `json:"protocol"`
 	LoadBalancer string `json:"loadBalancer"`
 	// Ready counts the endpoints clients balance over; Unready the
 	// instances known but starting or draining.
@@ -64,7 +67,8 @@ func (r *Router) Destinations() []DestinationStatus {
 	for _, name := range names {
 		d := t.dests[name]
 		ds := DestinationStatus{
-			Service: name, LoadBalancer: d.cfg.LoadBalancer,
+			Protocol: Protocol,
+			Service:  name, LoadBalancer: d.cfg.LoadBalancer,
 			Ready: d.ready, Unready: d.unready,
 			RetryBudget:      d.state.budget.Available(),
 			Breakers:         d.state.breakers != nil,

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -432,4 +433,53 @@ func isDNSLabel(s string) bool {
 		}
 	}
 	return true
+}
+
+// Destinations returns the state of every service the dialer's channels
+// call, sorted by service, in the shape the router reports its HTTP
+// destinations. It takes the dialer's lock briefly and is meant for
+// introspection, not for the request path.
+func (d *Dialer) Destinations() []transport.DestinationStatus {
+	d.mu.Lock()
+	dests := make([]*destination, 0, len(d.services))
+	for _, svc := range d.services {
+		dests = append(dests, svc.dest.Load())
+	}
+	d.mu.Unlock()
+	slices.SortFunc(dests, func(a, b *destination) int { return strings.Compare(a.service, b.service) })
+	now := time.Now().UnixNano()
+	out := make([]transport.DestinationStatus, 0, len(dests))
+	for _, dst := range dests {
+		ds := transport.DestinationStatus{
+			Protocol: Protocol,
+			Service:  dst.service, LoadBalancer: dst.cfg.LoadBalancer,
+			Ready: len(dst.endpoints), Unready: dst.unready,
+			RetryBudget:      dst.budget.Available(),
+			Breakers:         dst.breakers != nil,
+			OutlierDetection: dst.outliers != nil,
+			Endpoints:        make([]transport.EndpointStatus, 0, len(dst.endpoints)),
+		}
+		for _, ep := range dst.endpoints {
+			ejected := ep.Ejected(now)
+			es := transport.EndpointStatus{
+				Addr: ep.Addr, Node: ep.Node, Zone: ep.Zone, Version: ep.Version,
+				Labels: maps.Clone(dst.labels[ep]), Weight: max(ep.Weight, 1),
+				InFlight: ep.InFlight(), LatencyMs: ep.Latency(now) / 1e6,
+				Down: !ep.Available(now) && !ejected, Ejected: ejected,
+			}
+			if b := dst.breakers; b != nil {
+				es.Breaker = b.State(ep.Addr).String()
+			}
+			if dst.routes != nil {
+				for _, sub := range dst.routes.SubsetNames() {
+					if s, ok := dst.routes.Subset(sub); ok && s.Selects(ep.Version, dst.labels[ep]) {
+						es.Subsets = append(es.Subsets, sub)
+					}
+				}
+			}
+			ds.Endpoints = append(ds.Endpoints, es)
+		}
+		out = append(out, ds)
+	}
+	return out
 }

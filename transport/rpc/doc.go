@@ -25,13 +25,19 @@
 //     retries are disabled on these channels so that the two never stack.
 //     A stream is retried only while it is being opened, never after its
 //     first message, and the timeout bounds opening it: the stream then
-//     lives as long as the caller's context.
+//     lives as long as the caller's context. When [Config.Observer] returns
+//     an observer (the router's), every call and each of its attempts is
+//     reported to it as HTTP calls are: each attempt carries trace context
+//     of its own in its outgoing metadata, and a stream's call ends when
+//     the stream does. Statuses are gRPC codes.
 //
 // Server side, [ServerOptions] returns the credentials and interceptors of
 // a mesh server: mutual TLS (and plaintext too in permissive mode), the
 // caller's verified identity in the handler's context, authorization by
 // full method name, the service's inbound limits and the deadline and
-// retry mark that callers send.
+// retry mark that callers send; calls other than health checks are
+// reported to the observer of [Config.Inbound], with the caller's trace
+// context read from the incoming metadata.
 //
 // Errors use gRPC's codes: Unavailable when a service has no endpoint
 // able to take a call, PermissionDenied when authorization refuses it,

@@ -40,7 +40,10 @@ const healthPrefix = "/grpc.health.v1.Health/"
 // weft-timeout metadata a gateway may forward into a deadline (gRPC's own
 // deadline travels as usual), and mark the context of a call its caller
 // retries (weft-retry-owner) so that the handler's own calls do not retry
-// too.
+// too. When cfg.Inbound has an observer, every call but health checks is
+// reported to it (StartInbound before authorization and limits, with the
+// incoming metadata as the carrier; EndInbound with the gRPC code and the
+// caller), and the handler runs with the context StartInbound returned.
 func ServerOptions(cfg Config, opts ...grpc.ServerOption) []grpc.ServerOption {
 	s := &server{in: cfg.Inbound}
 	all := make([]grpc.ServerOption, 0, len(opts)+3)
