@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/security/devca"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -92,6 +94,7 @@ func run(ctx context.Context, opts options, stdout io.Writer) error {
 		return err
 	}
 	policyFile := opts.PolicyFile
+	madeCA := "" // a development CA made for a -policy that names a missing one
 	if policyFile == "" {
 		dir, err := os.MkdirTemp("", "weft-quickstart-")
 		if err != nil {
@@ -105,6 +108,8 @@ func run(ctx context.Context, opts options, stdout io.Writer) error {
 		if _, err := devca.Init(filepath.Join(dir, devCADir), spiffeid.RequireTrustDomainFromString(trustDomain)); err != nil {
 			return fmt.Errorf("make a development CA: %w", err)
 		}
+	} else if madeCA, err = ensureDevCA(policyFile); err != nil {
+		return err
 	}
 
 	scr.printf("Weft quickstart: a shop of %d service instances and a load generator, each its own mesh node on 127.0.0.1.", len(topology()))
@@ -112,6 +117,9 @@ func run(ctx context.Context, opts options, stdout io.Writer) error {
 	if opts.PolicyFile == "" {
 		scr.printf("  gossip      encrypted with the key in $%s, %s", gossipKeyEnv, keyNote)
 		scr.printf("  identity    mutual TLS between all nodes, SVIDs spiffe://%s/svc/<service> from a temporary development CA", trustDomain)
+	}
+	if madeCA != "" {
+		scr.printf("  identity    made a development CA in %s, which the policy names", madeCA)
 	}
 	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
 	started := time.Now()
@@ -316,4 +324,26 @@ func (h withoutDevCAWarning) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h withoutDevCAWarning) WithGroup(name string) slog.Handler {
 	return withoutDevCAWarning{h.Handler.WithGroup(name)}
+}
+
+// ensureDevCA makes the development CA a policy's dev identity names when
+// its directory has none yet, so that a copy of mesh.yaml runs as the
+// embedded one does. It returns the directory it made a CA in, or "".
+func ensureDevCA(policyFile string) (string, error) {
+	p, err := policy.Load(policyFile)
+	if err != nil || p.Security.Identity.Dev == nil {
+		return "", nil // a broken policy is reported when the nodes load it
+	}
+	dir := p.Security.Identity.Dev.CA
+	if _, err := os.Stat(filepath.Join(dir, devca.CertFile)); !errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	td, err := spiffeid.TrustDomainFromString(p.Mesh.TrustDomain)
+	if err != nil {
+		return "", fmt.Errorf("policy %s: mesh.trustDomain: %w", policyFile, err)
+	}
+	if _, err := devca.Init(dir, td); err != nil {
+		return "", fmt.Errorf("make a development CA: %w", err)
+	}
+	return dir, nil
 }
