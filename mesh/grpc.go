@@ -160,7 +160,7 @@ func (n *Node) ServeGRPC(s *grpc.Server, addr string) error {
 	}
 	n.logger.Info("weft: serving gRPC", "addr", ep.Addr)
 	err = s.Serve(n.grpcListener(l))
-	n.withdrawGRPC(s, ep)
+	n.withdraw(ep, func() { n.forgetGRPC(s) })
 	return err
 }
 
@@ -334,27 +334,6 @@ func (n *Node) closeGRPCChannels() {
 	g.mu.Unlock()
 	if d != nil {
 		d.Close()
-	}
-}
-
-// withdrawGRPC removes a server that stopped outside of Shutdown, and its
-// endpoint, so callers stop being sent to it.
-func (n *Node) withdrawGRPC(s *grpc.Server, ep discovery.Endpoint) {
-	n.mu.Lock()
-	stopping := n.stopping
-	n.mu.Unlock()
-	if stopping {
-		return
-	}
-	n.forgetGRPC(s)
-	err := n.members.Update(func(in *discovery.Instance) {
-		in.Endpoints = slices.DeleteFunc(in.Endpoints, func(e discovery.Endpoint) bool { return e == ep })
-		if len(in.Endpoints) == 0 {
-			in.State = discovery.StateStarting
-		}
-	})
-	if err != nil {
-		n.logger.Warn("weft: could not withdraw endpoint", "addr", ep.Addr, "err", err)
 	}
 }
 

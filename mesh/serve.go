@@ -88,20 +88,21 @@ func (n *Node) Serve(srv *http.Server, l net.Listener) error {
 	}
 	n.logger.Info("weft: serving", "addr", ep.Addr)
 	err = srv.Serve(n.listen(l))
-	n.withdraw(srv, ep)
+	n.withdraw(ep, func() { n.forget(srv) })
 	return err
 }
 
 // withdraw removes a server that stopped outside of Shutdown, and its
-// endpoint, so callers stop being sent to it.
-func (n *Node) withdraw(srv *http.Server, ep discovery.Endpoint) {
+// endpoint, so callers stop being sent to it. The HTTP and gRPC sides
+// both use it: forget drops the server from the node's list.
+func (n *Node) withdraw(ep discovery.Endpoint, forget func()) {
 	n.mu.Lock()
 	stopping := n.stopping
 	n.mu.Unlock()
 	if stopping {
 		return
 	}
-	n.forget(srv)
+	forget()
 	err := n.members.Update(func(in *discovery.Instance) {
 		in.Endpoints = slices.DeleteFunc(in.Endpoints, func(e discovery.Endpoint) bool { return e == ep })
 		if len(in.Endpoints) == 0 {

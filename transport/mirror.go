@@ -7,16 +7,17 @@ import (
 	"time"
 )
 
-// maxMirrors bounds the mirrored requests in flight from one router: when
+// maxMirrors bounds the mirrored requests in flight from one client: when
 // the mirror subset is slow, copies are dropped rather than piling up.
 const maxMirrors = 64
 
 // mirrorTimeout bounds one mirrored request.
 const mirrorTimeout = 10 * time.Second
 
-// mirrors tracks the mirrored requests in flight, so that closing the
-// router cancels and waits for them.
-type mirrors struct {
+// Mirrors tracks the mirrored requests (HTTP requests or gRPC calls) in
+// flight from one client, at most 64, so that closing the client cancels
+// and waits for them. The zero value is ready to use.
+type Mirrors struct {
 	mu      sync.Mutex
 	closed  bool
 	next    uint64
@@ -24,9 +25,10 @@ type mirrors struct {
 	wg      sync.WaitGroup
 }
 
-// add registers a mirrored request, or reports false when the router is
-// closed or too many are in flight. done must be called when it ends.
-func (m *mirrors) add(cancel context.CancelFunc) (done func(), ok bool) {
+// Add registers a mirrored request, or reports false when the client is
+// closed or too many are in flight. done must be called when it ends; it
+// calls cancel.
+func (m *Mirrors) Add(cancel context.CancelFunc) (done func(), ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed || len(m.cancels) >= maxMirrors {
@@ -48,9 +50,9 @@ func (m *mirrors) add(cancel context.CancelFunc) (done func(), ok bool) {
 	}, true
 }
 
-// close cancels the mirrored requests in flight, waits for them, and
+// Close cancels the mirrored requests in flight, waits for them, and
 // refuses new ones.
-func (m *mirrors) close() {
+func (m *Mirrors) Close() {
 	m.mu.Lock()
 	m.closed = true
 	for _, cancel := range m.cancels {
@@ -73,7 +75,7 @@ func (r *Router) mirror(d *destination, subset string, c *call) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.req.Context()), mirrorTimeout)
-	done, ok := r.mirrors.add(cancel)
+	done, ok := r.mirrors.Add(cancel)
 	if !ok {
 		cancel()
 		r.logger.Debug("weft: mirror dropped", "service", d.service)

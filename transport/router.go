@@ -89,18 +89,16 @@ type Router struct {
 	routing   Routing
 	tables    map[string]*route.Table              // compiled routing.Routes
 	states    map[string]*serviceState             // kept while a service's config is unchanged
-	endpoints map[endpointKey]*resilience.Endpoint // reused across rebuilds
+	endpoints map[EndpointKey]*resilience.Endpoint // reused across rebuilds; see EndpointCache
 	labels    map[*resilience.Endpoint]map[string]string
 	seen      map[string]bool   // services that had ready endpoints in an earlier view
 	conns     map[string]*conns // TLS connection pools, by service
 	retired   []*http.Transport // replaced pools, whose busy connections go idle later
 
-	mirrors mirrors // mirrored requests in flight
+	mirrors Mirrors // mirrored requests in flight
 
 	observer atomic.Pointer[observerRef] // nil: nobody observes calls
 }
-
-type endpointKey struct{ node, addr string }
 
 // routeTable is an immutable snapshot of everything a request needs.
 type routeTable struct {
@@ -197,7 +195,7 @@ func NewRouter(cfg RouterConfig) *Router {
 		r.egress = t
 		r.closeIdle = append(r.closeIdle, t.CloseIdleConnections)
 	}
-	r.endpoints = make(map[endpointKey]*resilience.Endpoint)
+	r.endpoints = make(map[EndpointKey]*resilience.Endpoint)
 	r.labels = make(map[*resilience.Endpoint]map[string]string)
 	r.seen = make(map[string]bool)
 	r.conns = make(map[string]*conns)
@@ -278,7 +276,7 @@ func (r *Router) UpdateRouting(rt Routing) error {
 // closes idle connections. Requests sent after Close still work but are no
 // longer mirrored.
 func (r *Router) Close() {
-	r.mirrors.close()
+	r.mirrors.Close()
 	r.CloseIdleConnections()
 }
 
@@ -303,7 +301,7 @@ func (r *Router) rebuildLocked() {
 		dests:  make(map[string]*destination),
 		egress: newEgressPolicy(r.routing.Egress),
 	}
-	live := make(map[endpointKey]bool)
+	live := make(map[EndpointKey]bool)
 	names := slices.Collect(maps.Keys(r.routing.Destinations))
 	if r.view != nil {
 		names = append(names, r.view.Services()...)
@@ -348,12 +346,7 @@ func (r *Router) rebuildLocked() {
 		}
 		t.dests[svc] = d
 	}
-	for k, ep := range r.endpoints {
-		if !live[k] {
-			delete(r.endpoints, k)
-			delete(r.labels, ep)
-		}
-	}
+	EndpointCache{Endpoints: r.endpoints, Labels: r.labels}.Prune(live)
 	for svc := range r.states {
 		if _, ok := t.dests[svc]; !ok {
 			delete(r.states, svc)
@@ -387,39 +380,14 @@ func (r *Router) stateLocked(svc string, cfg DestinationConfig) *serviceState {
 // readyEndpointsLocked returns the endpoints of d's ready instances,
 // reusing the Endpoint of an unchanged instance so that its counters
 // survive, and counts the instances that are not ready.
-func (r *Router) readyEndpointsLocked(d *destination, live map[endpointKey]bool) []*resilience.Endpoint {
+func (r *Router) readyEndpointsLocked(d *destination, live map[EndpointKey]bool) []*resilience.Endpoint {
 	if r.view == nil {
 		return nil
 	}
-	var eps []*resilience.Endpoint
-	for _, in := range r.view.Instances(d.service) {
-		e, ok := in.EndpointFor(Protocol)
-		if !ok {
-			continue
-		}
-		if in.State != discovery.StateReady {
-			d.unready++
-			continue
-		}
-		k := endpointKey{in.Node, e.Addr}
-		ep := r.endpoints[k]
-		if ep == nil || ep.Weight != in.Weight || ep.Zone != in.Zone || ep.Version != in.Version || !maps.Equal(r.labels[ep], in.Labels) {
-			if ep != nil {
-				delete(r.labels, ep)
-			}
-			ep = &resilience.Endpoint{Addr: e.Addr, Node: in.Node, Zone: in.Zone, Version: in.Version, Weight: in.Weight}
-			if r.seen[d.service] {
-				// New to a service this client already calls: slow start
-				// ramps it up. The endpoints found when the client first
-				// learns of a service are not new; they take full weight.
-				ep.ReadySince = time.Now()
-			}
-			r.endpoints[k] = ep
-			r.labels[ep] = in.Labels
-		}
-		live[k] = true
-		eps = append(eps, ep)
-	}
+	known := EndpointCache{Endpoints: r.endpoints, Labels: r.labels}
+	// Slow start ramps up only what is new to a service already called.
+	eps, unready := known.Ready(r.view.Instances(d.service), Protocol, r.seen[d.service], live)
+	d.unready += unready
 	if len(eps) > 0 {
 		r.seen[d.service] = true
 	}

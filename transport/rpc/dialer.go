@@ -59,21 +59,18 @@ type Dialer struct {
 	unsub    func()
 	closed   bool
 
-	mirrors mirrors // mirrored calls in flight
+	mirrors transport.Mirrors // mirrored calls in flight, as for HTTP
 }
 
 // service is what the channels to one destination service share.
 type service struct {
-	name      string
-	channels  map[*channel]struct{}
-	state     *serviceState
-	endpoints map[endpointKey]*resilience.Endpoint // reused across snapshots
-	labels    map[*resilience.Endpoint]map[string]string
-	seen      bool // had ready endpoints in an earlier view
-	dest      atomic.Pointer[destination]
+	name     string
+	channels map[*channel]struct{}
+	state    *serviceState
+	known    transport.EndpointCache // Endpoints reused across snapshots
+	seen     bool                    // had ready endpoints in an earlier view
+	dest     atomic.Pointer[destination]
 }
-
-type endpointKey struct{ node, addr string }
 
 // serviceState is what a service keeps across snapshots while its
 // configuration is unchanged: history a catalog change must not erase.
@@ -187,10 +184,12 @@ func (d *Dialer) Dial(serviceName string, opts ...grpc.DialOption) (*grpc.Client
 	svc := d.services[serviceName]
 	if svc == nil {
 		svc = &service{
-			name:      serviceName,
-			channels:  make(map[*channel]struct{}),
-			endpoints: make(map[endpointKey]*resilience.Endpoint),
-			labels:    make(map[*resilience.Endpoint]map[string]string),
+			name:     serviceName,
+			channels: make(map[*channel]struct{}),
+			known: transport.EndpointCache{
+				Endpoints: make(map[transport.EndpointKey]*resilience.Endpoint),
+				Labels:    make(map[*resilience.Endpoint]map[string]string),
+			},
 		}
 		d.services[serviceName] = svc
 		svc.dest.Store(d.destinationLocked(svc))
@@ -249,7 +248,7 @@ func (d *Dialer) Close() {
 	if unsub != nil {
 		unsub()
 	}
-	d.mirrors.close()
+	d.mirrors.Close()
 	for _, cc := range ccs {
 		cc.Close() // an error means the caller closed it first
 	}
@@ -312,45 +311,18 @@ func (d *Dialer) destinationLocked(svc *service) *destination {
 		builder:      b,
 		labels:       make(map[*resilience.Endpoint]map[string]string),
 	}
-	live := make(map[endpointKey]bool)
+	live := make(map[transport.EndpointKey]bool)
 	var instances []*discovery.Instance
 	if d.view != nil {
 		instances = d.view.Instances(svc.name)
 	}
-	for _, in := range instances {
-		e, ok := in.EndpointFor(Protocol)
-		if !ok {
-			continue
-		}
-		if in.State != discovery.StateReady {
-			dst.unready++
-			continue
-		}
-		k := endpointKey{in.Node, e.Addr}
-		ep := svc.endpoints[k]
-		if ep == nil || ep.Weight != in.Weight || ep.Zone != in.Zone || ep.Version != in.Version || !maps.Equal(svc.labels[ep], in.Labels) {
-			if ep != nil {
-				delete(svc.labels, ep)
-			}
-			ep = &resilience.Endpoint{Addr: e.Addr, Node: in.Node, Zone: in.Zone, Version: in.Version, Weight: in.Weight}
-			if svc.seen {
-				// New to a service this node already calls: slow start
-				// ramps it up, as for HTTP.
-				ep.ReadySince = time.Now()
-			}
-			svc.endpoints[k] = ep
-			svc.labels[ep] = in.Labels
-		}
-		live[k] = true
-		dst.endpoints = append(dst.endpoints, ep)
-		dst.labels[ep] = in.Labels
+	// Slow start ramps up only what is new to a service already called,
+	// as for HTTP.
+	dst.endpoints, dst.unready = svc.known.Ready(instances, Protocol, svc.seen, live)
+	for _, ep := range dst.endpoints {
+		dst.labels[ep] = svc.known.Labels[ep]
 	}
-	for k, ep := range svc.endpoints {
-		if !live[k] {
-			delete(svc.endpoints, k)
-			delete(svc.labels, ep)
-		}
-	}
+	svc.known.Prune(live)
 	if len(dst.endpoints) > 0 {
 		svc.seen = true
 	}
