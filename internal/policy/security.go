@@ -56,8 +56,15 @@ func (d *decoder) checkSecurity(p *Policy) {
 		}
 		az := *svc.Inbound.Authorization
 		path := base + ".inbound.authorization"
-		if err := az.UnknownSources(func(s string) bool { _, ok := p.Services[s]; return ok }); err != nil {
-			d.fieldErrors(path, err)
+		var unknown []string
+		if err := az.UnknownSources(func(s string) bool {
+			_, ok := p.Services[s]
+			if !ok {
+				unknown = append(unknown, s)
+			}
+			return ok
+		}); err != nil {
+			d.fieldErrors(path, withSuggestions(err, unknown, names))
 		}
 		if len(az.Rules) > 0 && p.MTLS(name) == security.Disabled {
 			d.errorAtPath(path, fmt.Sprintf("%s: rules need verified callers, but %s runs without mTLS: configure security.identity and an mtls mode other than disabled", path, name))
@@ -112,4 +119,27 @@ func (d *decoder) resolvePaths(id *security.IdentityConfig) {
 		abs(&id.Files.Key)
 		abs(&id.Files.Bundle)
 	}
+}
+
+// withSuggestions adds "did you mean" to each unknown-service problem whose
+// name is a likely typo of a service the policy names. unknown lists the
+// names in the order their problems were found.
+func withSuggestions(err error, unknown, services []string) error {
+	var out fielderr.List
+	i := 0
+	for _, e := range flatten(err) {
+		fe, ok := e.(*fielderr.Error)
+		if !ok {
+			return err
+		}
+		c := *fe
+		if strings.HasPrefix(c.Msg, "unknown service") && i < len(unknown) {
+			if near := closest(unknown[i], services); near != "" {
+				c.Msg += fmt.Sprintf("; did you mean %q?", near)
+			}
+			i++
+		}
+		out = append(out, &c)
+	}
+	return out.Err()
 }

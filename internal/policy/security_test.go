@@ -26,7 +26,7 @@ func TestSecurityChecks(t *testing.T) {
 		{"a bad template", secureHead + "  idTemplate: \"spiffe://{trustDomain}/svc\"\n",
 			[]string{"5:15: security.idTemplate: ID template \"spiffe://{trustDomain}/svc\" must contain {service} exactly once"}},
 		{"an unknown source", secureHead + "services:\n  orders: {}\n  payments:\n    inbound: {authorization: {rules: [{from: [ordrs]}]}}\n",
-			[]string{`8:47: services.payments.inbound.authorization.rules[0].from[0]: unknown service "ordrs"`}},
+			[]string{`8:47: services.payments.inbound.authorization.rules[0].from[0]: unknown service "ordrs": name it under services, or use its SPIFFE ID; did you mean "orders"?`}},
 		{"a malformed SPIFFE ID", secureHead + "services:\n  payments:\n    inbound: {authorization: {rules: [{from: [\"spiffe://Example.org/x\"]}]}}\n",
 			[]string{`7:47: services.payments.inbound.authorization.rules[0].from[0]: "spiffe://Example.org/x"`}},
 		{"rules without mTLS", "version: 1\nservices:\n  orders: {}\n  payments:\n    inbound: {authorization: {rules: [{from: [orders]}]}}\n",

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +56,12 @@ func NewSource(cfg Config, id spiffeid.ID, logger *slog.Logger) (*Source, error)
 	ca, err := Load(cfg.CA)
 	if err != nil {
 		return nil, err
+	}
+	if logger != nil {
+		if fi, err := os.Stat(filepath.Join(cfg.CA, KeyFile)); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			logger.Warn("devca: the CA key can be read by other users, who could then mint any identity of the mesh: chmod 600 it",
+				"file", filepath.Join(cfg.CA, KeyFile), "mode", fi.Mode().Perm())
+		}
 	}
 	return NewSourceFromCA(ca, id, cfg.ttl(), logger)
 }

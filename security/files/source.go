@@ -78,6 +78,10 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if fi, err := os.Stat(cfg.Key); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		logger.Warn("files: the private key can be read by other users, who could then act as this service: chmod 600 it",
+			"file", cfg.Key, "mode", fi.Mode().Perm())
+	}
 	s := &Source{
 		cfg:    cfg,
 		logger: logger,
