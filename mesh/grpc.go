@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/transport/rpc"
@@ -141,18 +140,7 @@ func (n *Node) ServeGRPC(s *grpc.Server, addr string) error {
 	for name := range s.GetServiceInfo() {
 		h.SetServingStatus(name, healthgrpc.HealthCheckResponse_SERVING)
 	}
-	ep := discovery.Endpoint{Protocol: rpc.Protocol, Addr: n.advertised(l.Addr())}
-	err = n.members.Update(func(in *discovery.Instance) {
-		in.Endpoints = append(in.Endpoints, ep)
-		// As in Serve: a ServeGRPC that loses the race with Shutdown must
-		// not announce ready after the drain.
-		n.mu.Lock()
-		stopping := n.stopping
-		n.mu.Unlock()
-		if !stopping {
-			in.State = discovery.StateReady
-		}
-	})
+	ep, err := n.publish(rpc.Protocol, l)
 	if err != nil {
 		n.forgetGRPC(s)
 		l.Close()

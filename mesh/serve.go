@@ -68,19 +68,7 @@ func (n *Node) Serve(srv *http.Server, l net.Listener) error {
 	n.servers = append(n.servers, srv)
 	n.mu.Unlock()
 
-	ep := discovery.Endpoint{Protocol: transport.Protocol, Addr: n.advertised(l.Addr())}
-	err := n.members.Update(func(in *discovery.Instance) {
-		in.Endpoints = append(in.Endpoints, ep)
-		// Updates are serialized, and Shutdown marks the node stopping
-		// before it announces draining: a Serve that loses that race
-		// must not announce ready after the drain.
-		n.mu.Lock()
-		stopping := n.stopping
-		n.mu.Unlock()
-		if !stopping {
-			in.State = discovery.StateReady
-		}
-	})
+	ep, err := n.publish(transport.Protocol, l)
 	if err != nil {
 		n.forget(srv)
 		l.Close()
@@ -90,6 +78,26 @@ func (n *Node) Serve(srv *http.Server, l net.Listener) error {
 	err = srv.Serve(n.listen(l))
 	n.withdraw(ep, func() { n.forget(srv) })
 	return err
+}
+
+// publish adds the endpoint of listener l, for protocol, to the node's
+// catalog entry and marks the node ready. The HTTP and gRPC sides both use
+// it.
+func (n *Node) publish(protocol string, l net.Listener) (discovery.Endpoint, error) {
+	ep := discovery.Endpoint{Protocol: protocol, Addr: n.advertised(l.Addr())}
+	err := n.members.Update(func(in *discovery.Instance) {
+		in.Endpoints = append(in.Endpoints, ep)
+		// Updates are serialized, and Shutdown marks the node stopping
+		// before it announces draining: a server that loses that race
+		// must not announce ready after the drain.
+		n.mu.Lock()
+		stopping := n.stopping
+		n.mu.Unlock()
+		if !stopping {
+			in.State = discovery.StateReady
+		}
+	})
+	return ep, err
 }
 
 // withdraw removes a server that stopped outside of Shutdown, and its
