@@ -166,7 +166,7 @@ func (n *Node) Status() Status {
 		for _, in := range v.Instances(svc) {
 			s.Catalog[svc] = append(s.Catalog[svc], instanceStatus(in))
 		}
-		s.Endpoints[svc] = n.router.Endpoints(svc)
+		s.Endpoints[svc] = n.http.Endpoints(svc)
 	}
 	if ls, ok := n.inbound.LimitStats(); ok {
 		s.Inbound.Rejected = make(map[string]uint64)
@@ -179,13 +179,13 @@ func (n *Node) Status() Status {
 	}
 	s.Identity = n.identityStatus()
 	p := n.policy.Load()
-	s.Policy = PolicyStatus{Source: p.Source, SHA256: p.Hash, Effective: effectivePolicy(p)}
+	s.Policy = PolicyStatus{Source: p.Source, SHA256: p.Hash, Effective: p.Effective()}
 	if n.watcher != nil {
 		ws := n.watcher.Stats()
 		s.Policy.Applied, s.Policy.Rejected, s.Policy.LastError = ws.Applied, ws.Rejected, ws.LastError
 	}
 	s.Mesh = p.Mesh.Name
-	s.Destinations = append(n.router.Destinations(), n.grpcDestinations()...)
+	s.Destinations = append(n.http.Status(), n.grpcDestinations()...)
 	if n.decisions != nil {
 		s.Decisions = n.decisions.Recent()
 	}

@@ -121,7 +121,12 @@ services:
 	if success < 0.999 || rrSuccess < 0.999 {
 		t.Errorf("success %.2f%% (peak_ewma), %.2f%% (round_robin); want ≥ 99.9%%", 100*success, 100*rrSuccess)
 	}
-	if slowShare > 0.01 {
+	// The balancer's exact choices are checked without sockets or clocks
+	// in the engine's tests (TestPeakEWMAAvoidsASlowEndpoint: 1 call in
+	// 2,000). Here real latencies on a busy machine move the share: idle,
+	// the slow backend gets 0.1%, on two loaded cores up to 2.5%; round
+	// robin gives it 20%.
+	if slowShare > 0.05 {
 		t.Errorf("peak_ewma sent %.1f%% of requests to the slow backend", 100*slowShare)
 	}
 	if rrOverall < 5*rrHealthy {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/transport"
 )
 
@@ -15,7 +16,7 @@ var (
 	// ErrNoEndpoint is wrapped by request errors when the destination
 	// service has no endpoint able to take the request; the message names
 	// the service and says why.
-	ErrNoEndpoint = transport.ErrNoEndpoint
+	ErrNoEndpoint = engine.ErrNoEndpoint
 	// ErrEgressDenied is wrapped by request errors when a host outside the
 	// mesh is not on the policy's egress allow-list.
 	ErrEgressDenied = transport.ErrEgressDenied
@@ -50,12 +51,12 @@ func (n *Node) NewClient(service string, opts ...ClientOption) *http.Client {
 	return &http.Client{Transport: n.transport(service, opts)}
 }
 
-func (n *Node) transport(service string, opts []ClientOption) transport.Client {
+func (n *Node) transport(service string, opts []ClientOption) http.RoundTripper {
 	var o clientOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return transport.Client{Router: n.router, Service: service, Egress: o.egress}
+	return n.http.RoundTripper(service, o.egress)
 }
 
 // NewClient is [Node.NewClient] on the process's default node: the first

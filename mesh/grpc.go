@@ -10,10 +10,9 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/weftmesh/weft/internal/policy"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/transport/rpc"
 )
@@ -23,7 +22,7 @@ import (
 type grpcSide struct {
 	mu        sync.Mutex // guards the fields below
 	dialer    *rpc.Dialer
-	health    *healthService
+	health    *rpc.Health
 	serverTLS *tls.Config
 	made      map[*grpc.Server]bool // by NewGRPCServer
 	closed    bool
@@ -87,7 +86,7 @@ func (n *Node) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	g := &n.grpc
 	g.mu.Lock()
 	if g.health == nil {
-		g.health = newHealthService()
+		g.health = rpc.NewHealth()
 	}
 	if g.made == nil {
 		g.made = make(map[*grpc.Server]bool)
@@ -140,7 +139,7 @@ func (n *Node) ServeGRPC(s *grpc.Server, addr string) error {
 	for name := range s.GetServiceInfo() {
 		h.SetServingStatus(name, healthgrpc.HealthCheckResponse_SERVING)
 	}
-	ep, err := n.publish(rpc.Protocol, l)
+	ep, err := n.publish(engine.GRPC.String(), l)
 	if err != nil {
 		n.forgetGRPC(s)
 		l.Close()
@@ -152,15 +151,12 @@ func (n *Node) ServeGRPC(s *grpc.Server, addr string) error {
 	return err
 }
 
-// rpcConfig describes the node to package rpc.
+// rpcConfig describes the node's server side to package rpc.
 func (n *Node) rpcConfig() rpc.Config {
 	c := rpc.Config{
-		Service:   n.cfg.Service,
-		Zone:      n.cfg.Zone,
-		Logger:    n.logger,
-		ClientTLS: n.clientTLS,
-		Inbound:   &n.inbound,
-		Observer:  n.router.Observer,
+		Service: n.cfg.Service,
+		Logger:  n.logger,
+		Inbound: &n.inbound,
 	}
 	if n.identity != nil {
 		c.ServerTLS = n.identity.ServerTLS()
@@ -172,8 +168,8 @@ func (n *Node) rpcConfig() rpc.Config {
 // mode returns the service's mTLS mode under the policy in force.
 func (n *Node) mode() security.Mode { return n.policy.Load().MTLS(n.cfg.Service) }
 
-// grpcDialer returns the node's dialer, made on first use with the
-// routing of the policy being installed.
+// grpcDialer returns the node's dialer, made on first use over the
+// node's client engine.
 func (n *Node) grpcDialer() (*rpc.Dialer, error) {
 	g := &n.grpc
 	g.mu.Lock()
@@ -182,10 +178,7 @@ func (n *Node) grpcDialer() (*rpc.Dialer, error) {
 		return nil, fmt.Errorf("mesh: %w", rpc.ErrClosed)
 	}
 	if g.dialer == nil {
-		g.dialer = rpc.NewDialer(n.rpcConfig(), n.members)
-		if err := g.dialer.UpdateRouting(routing(n.installing.Load())); err != nil {
-			n.logger.Error("weft: gRPC channels use the default routing", "err", err)
-		}
+		g.dialer = rpc.NewDialer(n.engine)
 	}
 	return g.dialer, nil
 }
@@ -203,26 +196,12 @@ func (n *Node) grpcDestinations() []DestinationStatus {
 	return d.Destinations()
 }
 
-// grpcPolicy hands a policy being installed to the gRPC channels. The
-// router accepted the same routing, so it cannot fail.
-func (n *Node) grpcPolicy(p *policy.Policy) {
-	g := &n.grpc
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.dialer == nil {
-		return
-	}
-	if err := g.dialer.UpdateRouting(routing(p)); err != nil {
-		n.logger.Error("weft: gRPC channels keep their routing", "err", err)
-	}
-}
-
-func (n *Node) grpcHealth() *healthService {
+func (n *Node) grpcHealth() *rpc.Health {
 	g := &n.grpc
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.health == nil {
-		g.health = newHealthService()
+		g.health = rpc.NewHealth()
 	}
 	return g.health
 }
@@ -309,7 +288,7 @@ func (n *Node) endHealthWatches() {
 	h := n.grpc.health
 	n.grpc.mu.Unlock()
 	if h != nil {
-		h.endWatches()
+		h.EndWatches()
 	}
 }
 
@@ -330,40 +309,3 @@ func (n *Node) forgetGRPC(s *grpc.Server) {
 	defer n.mu.Unlock()
 	n.grpc.servers = slices.DeleteFunc(n.grpc.servers, func(x *grpc.Server) bool { return x == s })
 }
-
-// healthService is the standard health service, whose Watch streams end
-// when the node stops serving: long-lived health watches must not hold
-// up a graceful stop, which waits for every stream.
-type healthService struct {
-	*health.Server
-	stop     chan struct{}
-	stopOnce sync.Once
-}
-
-func newHealthService() *healthService {
-	return &healthService{Server: health.NewServer(), stop: make(chan struct{})}
-}
-
-func (h *healthService) endWatches() { h.stopOnce.Do(func() { close(h.stop) }) }
-
-// Watch implements the health service's Watch, ending it when the node
-// stops serving.
-func (h *healthService) Watch(req *healthgrpc.HealthCheckRequest, stream healthgrpc.Health_WatchServer) error {
-	ctx, cancel := context.WithCancel(stream.Context())
-	defer cancel()
-	go func() {
-		select {
-		case <-h.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return h.Server.Watch(req, &watchStream{Health_WatchServer: stream, ctx: ctx})
-}
-
-type watchStream struct {
-	healthgrpc.Health_WatchServer
-	ctx context.Context
-}
-
-func (w *watchStream) Context() context.Context { return w.ctx }

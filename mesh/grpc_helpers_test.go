@@ -13,9 +13,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/weftmesh/weft/examples/grpc/shoppb"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/mesh"
 	"github.com/weftmesh/weft/mesh/meshtest"
-	"github.com/weftmesh/weft/transport/rpc"
 )
 
 // payments is a test implementation of shop.Payments: every answer names
@@ -168,7 +168,7 @@ func serveGRPC(t testing.TB, m *meshtest.Mesh, cfg mesh.Config, impl *payments) 
 func grpcEndpoint(n *mesh.Node, node, service string) string {
 	for _, in := range n.Catalog().Instances(service) {
 		if in.Node == node {
-			if e, ok := in.EndpointFor(rpc.Protocol); ok {
+			if e, ok := in.EndpointFor(engine.GRPC.String()); ok {
 				return e.Addr
 			}
 		}
@@ -183,7 +183,7 @@ func waitGRPCEndpoints(t testing.TB, n *mesh.Node, service string, want int) {
 	meshtest.WaitFor(t, 10*time.Second, fmt.Sprintf("%d gRPC endpoints of %s", want, service), func() bool {
 		got := 0
 		for _, in := range meshtest.ReadyInstances(n, service) {
-			if _, ok := in.EndpointFor(rpc.Protocol); ok {
+			if _, ok := in.EndpointFor(engine.GRPC.String()); ok {
 				got++
 			}
 		}

@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/telemetry"
 	"github.com/weftmesh/weft/transport"
-	"github.com/weftmesh/weft/transport/route"
+	"github.com/weftmesh/weft/transport/observe"
 )
 
 // Node is one member of the mesh, hosting one service. All its methods are
@@ -26,14 +27,15 @@ type Node struct {
 	cfg     Config
 	logger  *slog.Logger
 	members *discovery.Membership
-	router  *transport.Router
+	engine  *engine.Engine     // the client engine HTTP and gRPC share
+	http    *transport.Clients // the HTTP side of the node's clients
 	inbound transport.Inbound
 	watcher *policy.Watcher // nil without a policy file
 	admin   *adminServer    // nil without an admin address
 	unsub   func()
 
 	telemetry *telemetry.Telemetry
-	decisions *transport.DecisionLog // nil without an admin address
+	decisions *observe.DecisionLog // nil without an admin address
 
 	policy atomic.Pointer[policy.Policy]
 	// installing is the policy being applied, ahead of policy while the
@@ -110,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeIdentity()
 		return nil, fmt.Errorf("mesh: %w", err)
 	}
-	n.unsub = n.members.Subscribe(n.router.UpdateCatalog)
+	n.unsub = n.members.Subscribe(n.engine.UpdateCatalog)
 
 	adminAddr := cfg.AdminAddr
 	if adminAddr == "" {
@@ -140,12 +142,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// setUp makes the router and the inbound settings for the first policy.
+// setUp makes the client engine, the HTTP clients and the inbound
+// settings for the first policy.
 func (n *Node) setUp(pol *policy.Policy) error {
-	n.router = transport.NewRouter(transport.RouterConfig{Logger: n.logger, Source: n.cfg.Service, Zone: n.cfg.Zone, TLS: n.clientTLS})
-	if err := n.router.UpdateRouting(routing(pol)); err != nil {
+	n.engine = engine.New(engine.Config{Source: n.cfg.Service, Zone: n.cfg.Zone, Logger: n.logger, TLS: n.clientTLS})
+	if err := n.engine.UpdateRouting(pol.Routing()); err != nil {
 		return fmt.Errorf("mesh: %w", err)
 	}
+	n.http = transport.NewClients(transport.Config{Engine: n.engine})
+	n.http.SetEgress(pol.Egress)
 	if err := n.inbound.SetLimits(inboundLimits(pol, n.cfg.Service)); err != nil {
 		return fmt.Errorf("mesh: inbound limits of %s: %w", n.cfg.Service, err)
 	}
@@ -181,38 +186,19 @@ func (n *Node) applyPolicy(p *policy.Policy) error {
 		return err
 	}
 	old := n.installing.Swap(p)
-	if err := n.router.UpdateRouting(routing(p)); err != nil {
+	if err := n.engine.UpdateRouting(p.Routing()); err != nil {
 		n.installing.Store(old)
 		return err
 	}
+	n.http.SetEgress(p.Egress)
 	if err := n.inbound.SetLimits(inboundLimits(p, n.cfg.Service)); err != nil {
 		return fmt.Errorf("inbound limits of %s: %w", n.cfg.Service, err)
 	}
 	n.inbound.SetSecurity(sec)
-	n.grpcPolicy(p)
 	n.applyTelemetry(p)
 	n.policy.Store(p)
 	n.logger.Info("weft: policy reloaded", "file", p.Source, "sha256", p.Hash)
 	return nil
-}
-
-// routing extracts what the client side follows from a policy.
-func routing(p *policy.Policy) transport.Routing {
-	r := transport.Routing{
-		Destinations: make(map[string]transport.DestinationConfig, len(p.Services)),
-		Default:      p.Destination(""),
-		Egress:       p.Egress,
-	}
-	for name, svc := range p.Services {
-		r.Destinations[name] = p.Destination(name)
-		if len(svc.Subsets) > 0 || len(svc.Routes) > 0 {
-			if r.Routes == nil {
-				r.Routes = make(map[string]route.Config)
-			}
-			r.Routes[name] = svc.Config
-		}
-	}
-	return r
 }
 
 // inboundLimits returns the limits the policy sets on service's instances.
@@ -246,7 +232,7 @@ func (n *Node) Catalog() *discovery.View { return n.members.View() }
 
 // Endpoints returns the addresses this node's clients currently balance
 // requests for service over: its ready, non-draining endpoints.
-func (n *Node) Endpoints(service string) []string { return n.router.Endpoints(service) }
+func (n *Node) Endpoints(service string) []string { return n.http.Endpoints(service) }
 
 // Shutdown leaves the mesh gracefully. It announces over gossip that the
 // node drains, keeps serving for Config.DrainDelay while callers learn of
@@ -276,7 +262,7 @@ func (n *Node) Close() error {
 		n.closeGRPC()
 		n.stopBackground()
 		errs = append(errs, n.members.Close())
-		n.router.Close()
+		n.closeClients()
 		n.dropTelemetry()
 		n.stopErr = errors.Join(errs...)
 	})
@@ -305,7 +291,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 	if err := n.members.Leave(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	n.router.Close()
+	n.closeClients()
 	n.stopTelemetry(ctx)
 	n.logger.Info("weft: node stopped")
 	return errors.Join(errs...)
@@ -329,6 +315,13 @@ func (n *Node) awaitDrainAnnounced(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// closeClients cancels the mirrored calls still in flight and closes the
+// clients' idle connections.
+func (n *Node) closeClients() {
+	n.engine.Close()
+	n.http.CloseIdleConnections()
 }
 
 func (n *Node) beginStop() {

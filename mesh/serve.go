@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/security"
-	"github.com/weftmesh/weft/transport"
 )
 
 // Wrap returns h behind the node's inbound middleware. Use it when you run
@@ -68,7 +68,7 @@ func (n *Node) Serve(srv *http.Server, l net.Listener) error {
 	n.servers = append(n.servers, srv)
 	n.mu.Unlock()
 
-	ep, err := n.publish(transport.Protocol, l)
+	ep, err := n.publish(engine.HTTP.String(), l)
 	if err != nil {
 		n.forget(srv)
 		l.Close()

@@ -8,7 +8,7 @@ import (
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/telemetry"
-	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/observe"
 )
 
 // startTelemetry builds the node's traces, metrics and access logs from
@@ -34,7 +34,7 @@ func (n *Node) startTelemetry(ctx context.Context, pol *policy.Policy, admin boo
 	}
 	n.telemetry = t
 	if admin {
-		n.decisions = transport.NewDecisionLog(0)
+		n.decisions = observe.NewDecisionLog(0)
 	}
 	n.attachTelemetry()
 	st := t.Status()
@@ -46,7 +46,7 @@ func (n *Node) startTelemetry(ctx context.Context, pol *policy.Policy, admin boo
 // anything, and takes it off when it does not, so that a node with no
 // tracing, no metrics reader and no access log pays nothing per request.
 func (n *Node) attachTelemetry() {
-	var calls transport.CallObserver
+	var calls observe.CallObserver
 	if n.telemetry.Observes() {
 		calls = n.telemetry
 		n.inbound.SetObserver(n.telemetry)
@@ -54,9 +54,9 @@ func (n *Node) attachTelemetry() {
 		n.inbound.SetObserver(nil)
 	}
 	if n.decisions != nil {
-		calls = transport.Observers(calls, n.decisions)
+		calls = observe.Observers(calls, n.decisions)
 	}
-	n.router.SetObserver(calls)
+	n.engine.SetObserver(calls)
 }
 
 // applyTelemetry applies what changes live in a reloaded policy's
@@ -81,7 +81,7 @@ func (n *Node) stopTelemetry(ctx context.Context) {
 	if n.telemetry == nil {
 		return
 	}
-	n.router.SetObserver(nil)
+	n.engine.SetObserver(nil)
 	n.inbound.SetObserver(nil)
 	ctx, cancel := context.WithTimeout(ctx, flushTimeout)
 	defer cancel()
@@ -136,7 +136,7 @@ func (n *Node) nodeStats() telemetry.NodeStats {
 			}
 		}
 	}
-	for _, d := range n.router.Destinations() {
+	for _, d := range n.http.Status() {
 		ds := telemetry.DestinationStats{Service: d.Service, Ready: d.Ready, NotReady: d.Unready}
 		for _, ep := range d.Endpoints {
 			if ep.Ejected {
@@ -156,12 +156,12 @@ func (n *Node) nodeStats() telemetry.NodeStats {
 type (
 	// DestinationStatus is one destination service and its endpoints as
 	// this node's clients balance over them.
-	DestinationStatus = transport.DestinationStatus
+	DestinationStatus = observe.DestinationStatus
 	// EndpointStatus is one endpoint with the balancer's view of it.
-	EndpointStatus = transport.EndpointStatus
+	EndpointStatus = observe.EndpointStatus
 	// Decision is one routing decision: route, subset, endpoints tried,
 	// outcome.
-	Decision = transport.Decision
+	Decision = observe.Decision
 	// TelemetryStatus says where the node's traces and metrics go.
 	TelemetryStatus = telemetry.Status
 )

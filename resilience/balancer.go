@@ -2,7 +2,6 @@ package resilience
 
 import (
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,14 +12,15 @@ import (
 // balancer's name and the options that refine it. Its fields are meant to
 // sit inline among a destination's keys (`yaml:",inline"`).
 //
-// The zero value is the default: least_request, no slow start, no zone
-// preference.
+// The zero value is the default: the client's default balancer, no slow
+// start, no zone preference.
 type BalancerConfig struct {
-	// Name selects the balancer: round_robin, least_request, peak_ewma,
-	// ring_hash or random. If empty, least_request.
+	// Name selects the balancer: one registered with [Register]
+	// (round_robin, least_request, peak_ewma, ring_hash, random). If
+	// empty, the client's default.
 	Name string `yaml:"loadBalancer"`
-	// HashKey says which part of a request ring_hash hashes. It must be
-	// set with ring_hash and only with it.
+	// HashKey says which part of a request a [Hashing] balancer hashes.
+	// It must be set with such a balancer and only with one.
 	HashKey HashKey `yaml:"hashKey"`
 	// SlowStart ramps up the traffic of newly ready endpoints. If zero,
 	// off.
@@ -70,11 +70,6 @@ const DefaultMinHealthy = 0.5
 // than this to warm up is better kept out of the catalog until ready.
 const MaxSlowStart = time.Hour
 
-// balancerNames lists the balancers a [BalancerConfig] may name; each is
-// the Name constant of the subpackage of the same name without the
-// underscore.
-var balancerNames = []string{"round_robin", "least_request", "peak_ewma", "ring_hash", "random"}
-
 // Validate checks every field of c, zero fields standing for their
 // defaults, and returns nil or an error listing every problem, one per
 // line, in the order of the struct's fields. Its Unwrap() []error method
@@ -83,16 +78,25 @@ var balancerNames = []string{"round_robin", "least_request", "peak_ewma", "ring_
 // relative to the destination (`loadBalancer`, `slowStart.window`).
 func (c BalancerConfig) Validate() error {
 	var es fielderr.List
-	if c.Name != "" && !slices.Contains(balancerNames, c.Name) {
-		es.Add("loadBalancer", "unknown balancer %q; use one of %s", c.Name, strings.Join(balancerNames, ", "))
+	var hashing bool
+	if c.Name != "" {
+		b, ok := Lookup(c.Name)
+		if !ok {
+			es.Add("loadBalancer", "unknown balancer %q; use one of %s", c.Name, strings.Join(Names(), ", "))
+		}
+		_, hashing = b.(Hashing)
 	}
 
 	h := c.HashKey
 	switch {
-	case c.Name != "ring_hash" && (h.Header != "" || h.Cookie != ""):
-		es.Add("hashKey", "only ring_hash uses a hash key; remove it or set loadBalancer: ring_hash")
-	case c.Name == "ring_hash" && h.Header == "" && h.Cookie == "":
-		es.Add("hashKey", "ring_hash needs a key; set hashKey.header or hashKey.cookie")
+	case !hashing && (h.Header != "" || h.Cookie != ""):
+		if names := hashingNames(); len(names) > 0 {
+			es.Add("hashKey", "only %s uses a hash key; remove it or set loadBalancer: %s", strings.Join(names, " or "), names[0])
+		} else {
+			es.Add("hashKey", "no balancer uses a hash key; remove it")
+		}
+	case hashing && h.Header == "" && h.Cookie == "":
+		es.Add("hashKey", "%s needs a key; set hashKey.header or hashKey.cookie", c.Name)
 	case h.Header != "" && h.Cookie != "":
 		es.Add("hashKey", "set hashKey.header or hashKey.cookie, not both")
 	}
@@ -136,4 +140,17 @@ func isSeparator(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// hashingNames returns the names of the registered [Hashing] balancers.
+func hashingNames() []string {
+	var out []string
+	for _, n := range Names() {
+		if b, _ := Lookup(n); b != nil {
+			if _, ok := b.(Hashing); ok {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }

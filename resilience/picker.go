@@ -22,8 +22,10 @@ type Endpoint struct {
 	Addr string
 	// Node is the gossip name of the instance serving Addr.
 	Node string
-	// Zone and Version are copied from the instance's catalog entry.
+	// Zone, Version and Labels are copied from the instance's catalog
+	// entry; Labels must not be modified.
 	Zone, Version string
+	Labels        map[string]string
 	// Weight is the relative share of traffic; 0 means 1.
 	Weight uint32
 	// ReadySince is when the endpoint first appeared in the catalog as

@@ -9,8 +9,8 @@
 // over. It never reads or sets OpenTelemetry's global providers.
 //
 // It watches traffic through the observer interfaces of package
-// transport: it is a [transport.CallObserver] for the client side and a
-// [transport.InboundObserver] for the server side. With tracing off it
+// transport/observe: it is an [observe.CallObserver] for the client side
+// and an [observe.InboundObserver] for the server side. With tracing off it
 // creates no spans and injects nothing, so a request costs a few metric
 // updates; with tracing on, each attempt carries its own W3C trace context
 // (and baggage) so that retries and hedges appear as separate children of

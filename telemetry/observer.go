@@ -12,12 +12,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/weftmesh/weft/security"
-	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/observe"
 )
 
 var (
-	_ transport.CallObserver    = (*Telemetry)(nil)
-	_ transport.InboundObserver = (*Telemetry)(nil)
+	_ observe.CallObserver    = (*Telemetry)(nil)
+	_ observe.InboundObserver = (*Telemetry)(nil)
 )
 
 // Span names before the span is known to record: a span that is not
@@ -28,10 +28,10 @@ const (
 	unnamedServer  = "weft.server"
 )
 
-// StartCall implements [transport.CallObserver]: it counts the call in
+// StartCall implements [observe.CallObserver]: it counts the call in
 // flight and, with tracing on, starts the call's client span, named
 // "METHOD destination".
-func (t *Telemetry) StartCall(ctx context.Context, c *transport.CallInfo) context.Context {
+func (t *Telemetry) StartCall(ctx context.Context, c *observe.CallInfo) context.Context {
 	t.inst.clientActive.Add(ctx, 1, t.activeAttr.get(attrKey{c.Source, c.Destination, c.Route, c.Protocol}).add...)
 	if !t.tracing {
 		return ctx
@@ -53,11 +53,11 @@ func (t *Telemetry) StartCall(ctx context.Context, c *transport.CallInfo) contex
 	return ctx
 }
 
-// StartAttempt implements [transport.CallObserver]: with tracing on, it
+// StartAttempt implements [observe.CallObserver]: with tracing on, it
 // starts the attempt's span as a child of the call's and writes its trace
 // context into the attempt's headers, so the server's span is the
 // attempt's child.
-func (t *Telemetry) StartAttempt(ctx context.Context, c *transport.CallInfo, a *transport.AttemptInfo) context.Context {
+func (t *Telemetry) StartAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) context.Context {
 	if !t.tracing {
 		return ctx
 	}
@@ -79,9 +79,9 @@ func (t *Telemetry) StartAttempt(ctx context.Context, c *transport.CallInfo, a *
 	return ctx
 }
 
-// EndAttempt implements [transport.CallObserver]: it counts breaker
+// EndAttempt implements [observe.CallObserver]: it counts breaker
 // transitions and ejections the attempt caused and ends its span.
-func (t *Telemetry) EndAttempt(ctx context.Context, c *transport.CallInfo, a *transport.AttemptInfo) {
+func (t *Telemetry) EndAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) {
 	if a.BreakerOpened {
 		t.inst.breakerTransition.Add(ctx, 1, t.transAttr.get(attrKey{c.Destination, "open"}).add...)
 	}
@@ -97,7 +97,7 @@ func (t *Telemetry) EndAttempt(ctx context.Context, c *transport.CallInfo, a *tr
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("weft.outcome", a.Outcome))
-		if c.Protocol == transport.ProtocolGRPC && a.Endpoint != "" {
+		if c.Protocol == observe.ProtocolGRPC && a.Endpoint != "" {
 			// A gRPC attempt learns its endpoint once the balancer picked
 			// it, after the attempt started.
 			span.SetAttributes(attribute.String("weft.endpoint", a.Endpoint), attribute.String("weft.node", a.Node))
@@ -121,9 +121,9 @@ func (t *Telemetry) EndAttempt(ctx context.Context, c *transport.CallInfo, a *tr
 	span.End()
 }
 
-// EndCall implements [transport.CallObserver]: it records the call's
+// EndCall implements [observe.CallObserver]: it records the call's
 // golden signals, ends its span and writes its access log line.
-func (t *Telemetry) EndCall(ctx context.Context, c *transport.CallInfo) {
+func (t *Telemetry) EndCall(ctx context.Context, c *observe.CallInfo) {
 	s := t.clientAttr.get(attrKey{c.Source, c.Destination, c.Route, responseClass(c.Protocol, c.Status), c.Protocol})
 	t.inst.clientRequests.Add(ctx, 1, s.add...)
 	t.inst.clientDuration.Record(ctx, c.End.Sub(c.Start).Seconds(), s.rec...)
@@ -154,8 +154,8 @@ func (t *Telemetry) EndCall(ctx context.Context, c *transport.CallInfo) {
 			switch {
 			case c.Err != nil:
 				span.SetStatus(codes.Error, c.Err.Error())
-			case c.Protocol == transport.ProtocolHTTP && c.Status >= 400,
-				c.Protocol == transport.ProtocolGRPC && c.Status != 0:
+			case c.Protocol == observe.ProtocolHTTP && c.Status >= 400,
+				c.Protocol == observe.ProtocolGRPC && c.Status != 0:
 				span.SetStatus(codes.Error, http.StatusText(c.Status))
 			}
 		}
@@ -166,10 +166,10 @@ func (t *Telemetry) EndCall(ctx context.Context, c *transport.CallInfo) {
 	}
 }
 
-// StartInbound implements [transport.InboundObserver]: with tracing on,
+// StartInbound implements [observe.InboundObserver]: with tracing on,
 // it continues the caller's trace from the request's headers with a
 // server span, named "METHOD service".
-func (t *Telemetry) StartInbound(ctx context.Context, in *transport.InboundInfo) context.Context {
+func (t *Telemetry) StartInbound(ctx context.Context, in *observe.InboundInfo) context.Context {
 	if !t.tracing {
 		return ctx
 	}
@@ -187,9 +187,9 @@ func (t *Telemetry) StartInbound(ctx context.Context, in *transport.InboundInfo)
 	return ctx
 }
 
-// EndInbound implements [transport.InboundObserver]: it records the
+// EndInbound implements [observe.InboundObserver]: it records the
 // request's golden signals, ends its span and writes its access log line.
-func (t *Telemetry) EndInbound(ctx context.Context, in *transport.InboundInfo) {
+func (t *Telemetry) EndInbound(ctx context.Context, in *observe.InboundInfo) {
 	source := in.Source
 	if source == "" {
 		source = "unknown"
@@ -204,7 +204,7 @@ func (t *Telemetry) EndInbound(ctx context.Context, in *transport.InboundInfo) {
 			if id := peerID(in.TLS); id != "" {
 				span.SetAttributes(attribute.String("weft.peer.id", id))
 			}
-			if in.Protocol == transport.ProtocolHTTP && in.Status >= 500 || in.Protocol == transport.ProtocolGRPC && in.Status != 0 {
+			if in.Protocol == observe.ProtocolHTTP && in.Status >= 500 || in.Protocol == observe.ProtocolGRPC && in.Status != 0 {
 				span.SetStatus(codes.Error, http.StatusText(in.Status))
 			}
 		}
@@ -236,7 +236,7 @@ func traceID(ctx context.Context) string {
 // The access log's message: one line per request, inbound and outbound.
 const accessMessage = "weft: access"
 
-func (t *Telemetry) logCall(ctx context.Context, c *transport.CallInfo) {
+func (t *Telemetry) logCall(ctx context.Context, c *observe.CallInfo) {
 	if !t.logger.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
@@ -262,7 +262,7 @@ func (t *Telemetry) logCall(ctx context.Context, c *transport.CallInfo) {
 	t.logger.LogAttrs(ctx, slog.LevelInfo, accessMessage, attrs...)
 }
 
-func (t *Telemetry) logInbound(ctx context.Context, in *transport.InboundInfo) {
+func (t *Telemetry) logInbound(ctx context.Context, in *observe.InboundInfo) {
 	if !t.logger.Enabled(ctx, slog.LevelInfo) {
 		return
 	}

@@ -14,20 +14,20 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/weftmesh/weft/telemetry"
-	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/observe"
 )
 
 // callB plays a call from a to b the way the transport reports it: the
 // first attempt answers 503, the second 200.
-func callB(ctx context.Context, tel *telemetry.Telemetry) (*transport.CallInfo, [2]http.Header) {
+func callB(ctx context.Context, tel *telemetry.Telemetry) (*observe.CallInfo, [2]http.Header) {
 	start := time.Now()
-	c := &transport.CallInfo{Protocol: transport.ProtocolHTTP, Source: "a", Destination: "b", Method: "GET", Path: "/items/1", Route: "reads", Start: start}
+	c := &observe.CallInfo{Protocol: observe.ProtocolHTTP, Source: "a", Destination: "b", Method: "GET", Path: "/items/1", Route: "reads", Start: start}
 	ctx = tel.StartCall(ctx, c)
 	c.Subset = "v1"
 	var headers [2]http.Header
 	for i, status := range []int{503, 200} {
 		headers[i] = http.Header{"X-Shared": {"kept"}}
-		a := &transport.AttemptInfo{N: i + 1, Endpoint: "127.0.0.1:900" + string(rune('1'+i)), Node: "b-1", Start: time.Now(), Carrier: transport.HeaderCarrier(headers[i])}
+		a := &observe.AttemptInfo{N: i + 1, Endpoint: "127.0.0.1:900" + string(rune('1'+i)), Node: "b-1", Start: time.Now(), Carrier: observe.HeaderCarrier(headers[i])}
 		actx := tel.StartAttempt(ctx, c, a)
 		a.Status, a.Outcome, a.End = status, "ok", time.Now()
 		if status >= 500 {
@@ -88,7 +88,7 @@ func TestCallSpans(t *testing.T) {
 
 	// The server continues the trace under the second attempt, with the
 	// caller's baggage.
-	in := &transport.InboundInfo{Protocol: transport.ProtocolHTTP, Method: "GET", Path: "/items/1", Start: time.Now(), Carrier: transport.HeaderCarrier(headers[1])}
+	in := &observe.InboundInfo{Protocol: observe.ProtocolHTTP, Method: "GET", Path: "/items/1", Start: time.Now(), Carrier: observe.HeaderCarrier(headers[1])}
 	sctx := r.tel.StartInbound(context.Background(), in)
 	if m := baggage.FromContext(sctx).Member("tenant"); m.Value() != "acme" {
 		t.Errorf("baggage on the server: %q", m.Value())
@@ -108,7 +108,7 @@ func TestCallMetrics(t *testing.T) {
 		callB(context.Background(), r.tel)
 	}
 	// A call that got no answer, and one hedged that hit the budget.
-	failed := &transport.CallInfo{Protocol: "http", Source: "a", Destination: "b", Method: "POST", Start: time.Now()}
+	failed := &observe.CallInfo{Protocol: "http", Source: "a", Destination: "b", Method: "POST", Start: time.Now()}
 	ctx := r.tel.StartCall(context.Background(), failed)
 	failed.Attempts, failed.Hedges, failed.BudgetExhausted, failed.Err, failed.End = 2, 1, true, errors.New("refused"), time.Now()
 	r.tel.EndCall(ctx, failed)
@@ -147,7 +147,7 @@ func TestCallMetrics(t *testing.T) {
 func TestInboundMetricsAndCardinality(t *testing.T) {
 	r := newRig(t, telemetry.Config{}, false)
 	serve := func(source string, status int) {
-		in := &transport.InboundInfo{Protocol: "http", Method: "GET", Path: "/", Start: time.Now()}
+		in := &observe.InboundInfo{Protocol: "http", Method: "GET", Path: "/", Start: time.Now()}
 		ctx := r.tel.StartInbound(context.Background(), in)
 		in.Source, in.Status, in.End = source, status, time.Now()
 		r.tel.EndInbound(ctx, in)
@@ -184,7 +184,7 @@ func TestInboundMetricsAndCardinality(t *testing.T) {
 func TestAccessLog(t *testing.T) {
 	r := newRig(t, telemetry.Config{AccessLog: true}, true)
 	c, headers := callB(context.Background(), r.tel)
-	in := &transport.InboundInfo{Protocol: "http", Method: "GET", Path: "/items/1", Start: time.Now(), Carrier: transport.HeaderCarrier(headers[1])}
+	in := &observe.InboundInfo{Protocol: "http", Method: "GET", Path: "/items/1", Start: time.Now(), Carrier: observe.HeaderCarrier(headers[1])}
 	ctx := r.tel.StartInbound(context.Background(), in)
 	in.Source, in.Status, in.End = "a", 200, in.Start.Add(5*time.Millisecond)
 	r.tel.EndInbound(ctx, in)
@@ -230,14 +230,14 @@ func TestTracingOff(t *testing.T) {
 	if len(headers[0]) != 1 || len(headers[1]) != 1 {
 		t.Errorf("headers written without tracing: %v", headers)
 	}
-	in := &transport.InboundInfo{Protocol: "http", Method: "GET", Carrier: transport.HeaderCarrier(http.Header{"Traceparent": {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}})}
+	in := &observe.InboundInfo{Protocol: "http", Method: "GET", Carrier: observe.HeaderCarrier(http.Header{"Traceparent": {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}})}
 	if ctx := r.tel.StartInbound(context.Background(), in); trace.SpanContextFromContext(ctx).IsValid() {
 		t.Error("trace context extracted without tracing")
 	}
 
 	hdr := http.Header{}
-	c := &transport.CallInfo{Protocol: "http", Source: "a", Destination: "b", Method: "GET", Route: "reads"}
-	a := &transport.AttemptInfo{N: 1, Carrier: transport.HeaderCarrier(hdr)}
+	c := &observe.CallInfo{Protocol: "http", Source: "a", Destination: "b", Method: "GET", Route: "reads"}
+	a := &observe.AttemptInfo{N: 1, Carrier: observe.HeaderCarrier(hdr)}
 	ctx := context.Background()
 	allocs := testing.AllocsPerRun(200, func() {
 		cctx := r.tel.StartCall(ctx, c)

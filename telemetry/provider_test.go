@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/weftmesh/weft/telemetry"
-	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/observe"
 )
 
 // refusedAddr returns a loopback address where nothing listens.
@@ -157,7 +157,7 @@ func TestOwnProviders(t *testing.T) {
 	if !st.Tracing || st.MetricsExporter != "otlp http "+endpoint || st.Prometheus {
 		t.Errorf("status %+v", st)
 	}
-	c := &transport.CallInfo{Protocol: "http", Source: "b", Destination: "c", Method: "GET"}
+	c := &observe.CallInfo{Protocol: "http", Source: "b", Destination: "c", Method: "GET"}
 	if ctx := tel.StartCall(context.Background(), c); trace.SpanFromContext(ctx).IsRecording() {
 		t.Error("a root span was recorded at sample ratio 0")
 	}

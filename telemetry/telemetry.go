@@ -61,7 +61,7 @@ type Options struct {
 }
 
 // Telemetry records a node's traces, metrics and access logs. It
-// implements [transport.CallObserver] and [transport.InboundObserver].
+// implements [observe.CallObserver] and [observe.InboundObserver].
 // All methods are safe for concurrent use.
 type Telemetry struct {
 	service string

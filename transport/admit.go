@@ -18,7 +18,7 @@ type InboundCall struct {
 	// none.
 	Peer spiffeid.ID
 	// Source is the calling service as the caller names itself (the
-	// value of SourceHeader), used for per-caller limits when Peer is zero.
+	// value of its Weft-Source header), used for per-caller limits when Peer is zero.
 	Source string
 }
 

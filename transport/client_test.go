@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/route"
@@ -42,21 +43,21 @@ func (c *countingTransport) count(addr string) int {
 
 // newRouter returns a router over the given instances with round robin
 // balancing, and the attempt counter behind it.
-func newRouter(t *testing.T, cfg transport.DestinationConfig, instances ...*discovery.Instance) (*transport.Router, *countingTransport) {
+func newRouter(t *testing.T, cfg engine.DestinationConfig, instances ...*discovery.Instance) (*router, *countingTransport) {
 	t.Helper()
 	base := &http.Transport{}
 	t.Cleanup(base.CloseIdleConnections)
 	ct := &countingTransport{base: base, n: make(map[string]int)}
-	r := transport.NewRouter(transport.RouterConfig{Base: ct})
+	r := newTestRouter(routerConfig{Base: ct})
 	if cfg.LoadBalancer == "" {
 		cfg.LoadBalancer = "round_robin"
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	if err := r.UpdateRouting(transport.Routing{
-		Destinations: map[string]transport.DestinationConfig{"echo": cfg},
-		Default:      transport.DestinationConfig{LoadBalancer: "least_request", Timeout: time.Second},
+	if err := r.UpdateRouting(routing{
+		Destinations: map[string]engine.DestinationConfig{"echo": cfg},
+		Default:      engine.DestinationConfig{LoadBalancer: "least_request", Timeout: time.Second},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +106,8 @@ func do(t *testing.T, c *http.Client, req *http.Request) (string, error) {
 func TestConnectFailureRetriedOnceOnAnotherEndpoint(t *testing.T) {
 	_, live := echoServer(t)
 	dead := refusedAddr(t)
-	r, attempts := newRouter(t, transport.DestinationConfig{}, instance("a", dead, discovery.StateReady), instance("b", live, discovery.StateReady))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	r, attempts := newRouter(t, engine.DestinationConfig{}, instance("a", dead, discovery.StateReady), instance("b", live, discovery.StateReady))
+	c := &http.Client{Transport: r.client("echo")}
 
 	for i := range 50 {
 		// A streamed body without GetBody: replayable only because the
@@ -128,8 +129,8 @@ func TestConnectFailureRetriedOnceOnAnotherEndpoint(t *testing.T) {
 }
 
 func TestEveryEndpointRefusing(t *testing.T) {
-	r, attempts := newRouter(t, transport.DestinationConfig{}, instance("a", refusedAddr(t), discovery.StateReady), instance("b", refusedAddr(t), discovery.StateReady), instance("c", refusedAddr(t), discovery.StateReady))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	r, attempts := newRouter(t, engine.DestinationConfig{}, instance("a", refusedAddr(t), discovery.StateReady), instance("b", refusedAddr(t), discovery.StateReady), instance("c", refusedAddr(t), discovery.StateReady))
+	c := &http.Client{Transport: r.client("echo")}
 	_, err := c.Get("http://echo/")
 	if err == nil || !strings.Contains(err.Error(), "echo") || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("err = %v, want a refused connection naming the service", err)
@@ -147,11 +148,11 @@ func TestOnlyReadyEndpointsArePicked(t *testing.T) {
 	_, live := echoServer(t)
 	_, draining := echoServer(t)
 	_, starting := echoServer(t)
-	r, attempts := newRouter(t, transport.DestinationConfig{},
+	r, attempts := newRouter(t, engine.DestinationConfig{},
 		instance("a", live, discovery.StateReady),
 		instance("b", draining, discovery.StateDraining),
 		instance("c", starting, discovery.StateStarting))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	c := &http.Client{Transport: r.client("echo")}
 	for range 20 {
 		req, _ := http.NewRequest("GET", "http://echo/", nil)
 		if _, err := do(t, c, req); err != nil {
@@ -167,7 +168,7 @@ func TestOnlyReadyEndpointsArePicked(t *testing.T) {
 
 	r.UpdateCatalog(discovery.NewView(2, instance("b", draining, discovery.StateDraining)))
 	_, err := c.Get("http://echo/")
-	if !errors.Is(err, transport.ErrNoEndpoint) || !strings.Contains(err.Error(), "none ready") {
+	if !errors.Is(err, engine.ErrNoEndpoint) || !strings.Contains(err.Error(), "none ready") {
 		t.Errorf("err = %v, want ErrNoEndpoint saying none is ready", err)
 	}
 }
@@ -182,8 +183,8 @@ func TestDestinationTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	r, _ := newRouter(t, transport.DestinationConfig{Timeout: 50 * time.Millisecond}, instance("a", srv.Listener.Addr().String(), discovery.StateReady))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	r, _ := newRouter(t, engine.DestinationConfig{Timeout: 50 * time.Millisecond}, instance("a", srv.Listener.Addr().String(), discovery.StateReady))
+	c := &http.Client{Transport: r.client("echo")}
 	start := time.Now()
 	_, err := c.Get("http://echo/")
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -208,16 +209,16 @@ func TestEgress(t *testing.T) {
 		{"other host", []string{"api.example.com"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := transport.NewRouter(transport.RouterConfig{})
+			r := newTestRouter(routerConfig{})
 			defer r.CloseIdleConnections()
-			err := r.UpdateRouting(transport.Routing{
-				Default: transport.DestinationConfig{LoadBalancer: "round_robin", Timeout: time.Second},
+			err := r.UpdateRouting(routing{
+				Default: engine.DestinationConfig{LoadBalancer: "round_robin", Timeout: time.Second},
 				Egress:  transport.EgressConfig{Allow: tc.allow},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+			c := &http.Client{Transport: r.client("echo")}
 			resp, err := c.Get(outside.URL + "/x")
 			if tc.ok {
 				if err != nil {
@@ -234,11 +235,11 @@ func TestEgress(t *testing.T) {
 }
 
 func TestUnknownLoadBalancerRejected(t *testing.T) {
-	r := transport.NewRouter(transport.RouterConfig{})
+	r := newTestRouter(routerConfig{})
 	defer r.CloseIdleConnections()
-	err := r.UpdateRouting(transport.Routing{
-		Destinations: map[string]transport.DestinationConfig{"echo": {LoadBalancer: "fastest", Timeout: time.Second}},
-		Default:      transport.DestinationConfig{LoadBalancer: "round_robin", Timeout: time.Second},
+	err := r.UpdateRouting(routing{
+		Destinations: map[string]engine.DestinationConfig{"echo": {LoadBalancer: "fastest", Timeout: time.Second}},
+		Default:      engine.DestinationConfig{LoadBalancer: "round_robin", Timeout: time.Second},
 	})
 	if err == nil || !strings.Contains(err.Error(), "fastest") {
 		t.Fatalf("err = %v", err)
@@ -253,9 +254,9 @@ func TestLargeBodiesAreNotReplayed(t *testing.T) {
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	r, _ := newRouter(t, transport.DestinationConfig{Retries: &retry.Config{Attempts: 3, On: []string{"5xx"}, Backoff: retry.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond}}},
+	r, _ := newRouter(t, engine.DestinationConfig{Retries: &retry.Config{Attempts: 3, On: []string{"5xx"}, Backoff: retry.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond}}},
 		instance("a", srv.Listener.Addr().String(), discovery.StateReady))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	c := &http.Client{Transport: r.client("echo")}
 	for _, tc := range []struct {
 		size  int
 		tries int64
@@ -277,18 +278,18 @@ func TestLargeBodiesAreNotReplayed(t *testing.T) {
 func TestHedgedRouteStillRetriesAFastFailure(t *testing.T) {
 	_, live := echoServer(t)
 	dead := refusedAddr(t)
-	r := transport.NewRouter(transport.RouterConfig{})
+	r := newTestRouter(routerConfig{})
 	defer r.Close()
-	err := r.UpdateRouting(transport.Routing{
-		Destinations: map[string]transport.DestinationConfig{"echo": {LoadBalancer: "round_robin", Timeout: 5 * time.Second}},
-		Default:      transport.DestinationConfig{LoadBalancer: "round_robin", Timeout: 5 * time.Second},
+	err := r.UpdateRouting(routing{
+		Destinations: map[string]engine.DestinationConfig{"echo": {LoadBalancer: "round_robin", Timeout: 5 * time.Second}},
+		Default:      engine.DestinationConfig{LoadBalancer: "round_robin", Timeout: 5 * time.Second},
 		Routes:       map[string]route.Config{"echo": {Routes: []route.Route{{Name: "hedged", Hedge: &retry.HedgeConfig{Delay: time.Second}}}}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.UpdateCatalog(discovery.NewView(1, instance("a", dead, discovery.StateReady), instance("b", live, discovery.StateReady)))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	c := &http.Client{Transport: r.client("echo")}
 	for i := range 4 {
 		start := time.Now()
 		req, _ := http.NewRequest("GET", "http://echo/", nil)
@@ -303,11 +304,11 @@ func TestHedgedRouteStillRetriesAFastFailure(t *testing.T) {
 
 func TestInjectedDelay(t *testing.T) {
 	_, live := echoServer(t)
-	r := transport.NewRouter(transport.RouterConfig{})
+	r := newTestRouter(routerConfig{})
 	defer r.Close()
-	err := r.UpdateRouting(transport.Routing{
-		Destinations: map[string]transport.DestinationConfig{"echo": {LoadBalancer: "round_robin", Timeout: 5 * time.Second}},
-		Default:      transport.DestinationConfig{LoadBalancer: "round_robin", Timeout: 5 * time.Second},
+	err := r.UpdateRouting(routing{
+		Destinations: map[string]engine.DestinationConfig{"echo": {LoadBalancer: "round_robin", Timeout: 5 * time.Second}},
+		Default:      engine.DestinationConfig{LoadBalancer: "round_robin", Timeout: 5 * time.Second},
 		Routes: map[string]route.Config{"echo": {Routes: []route.Route{
 			{Name: "slow", Match: route.Match{PathPrefix: "/slow"}, Fault: &route.Fault{Delay: &route.FaultDelay{Duration: 80 * time.Millisecond, Percent: 100}}},
 		}}},
@@ -316,7 +317,7 @@ func TestInjectedDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.UpdateCatalog(discovery.NewView(1, instance("a", live, discovery.StateReady)))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	c := &http.Client{Transport: r.client("echo")}
 	for _, tc := range []struct {
 		path    string
 		delayed bool

@@ -3,13 +3,16 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"maps"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/weftmesh/weft/internal/engine"
 )
 
 // conns is how a destination's endpoints are reached: in plaintext through
-// the router's base transport, or over mutual TLS through a pool of the
+// the clients' base transport, or over mutual TLS through a pool of the
 // destination's own.
 //
 // Each TLS destination has its own pool because the server identity a
@@ -24,43 +27,47 @@ type conns struct {
 
 var plaintext = &conns{scheme: "http"}
 
-// roundTrip sends one try through the destination's connections.
-func (c *conns) roundTrip(r *Router, req *http.Request) (*http.Response, error) {
-	if c.rt == nil {
-		return r.base.RoundTrip(req)
+// roundTrip sends one attempt through the destination's connections.
+func (cn *conns) roundTrip(c *Clients, req *http.Request) (*http.Response, error) {
+	if cn.rt == nil {
+		return c.base.RoundTrip(req)
 	}
-	return c.rt.RoundTrip(req)
+	return cn.rt.RoundTrip(req)
 }
 
-// connsLocked returns how svc's endpoints are reached under the current
-// settings, keeping the pool while its TLS configuration is unchanged.
-func (r *Router) connsLocked(svc string) *conns {
-	var cfg *tls.Config
-	if r.tlsFor != nil {
-		cfg = r.tlsFor(svc)
-	}
-	old := r.conns[svc]
+// connsFor returns how d's endpoints are reached under d's settings,
+// keeping a service's pool while its TLS configuration is unchanged.
+func (c *Clients) connsFor(d *engine.Destination) *conns {
+	cfg := d.TLS()
 	if cfg == nil {
-		if old != nil {
-			delete(r.conns, svc)
-			r.retireLocked(old.rt)
-		}
 		return plaintext
 	}
+	if cn := (*c.pools.Load())[d.Service]; cn != nil && cn.tls == cfg {
+		return cn
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pools := *c.pools.Load()
+	old := pools[d.Service]
 	if old != nil && old.tls == cfg {
 		return old
 	}
 	if old != nil {
-		r.retireLocked(old.rt)
+		// A replaced pool's idle connections close now, its busy ones
+		// once they go idle.
+		old.rt.CloseIdleConnections()
+		c.retired = append(c.retired, old.rt)
 	}
 	t := newMeshTransport()
 	t.DialContext = nil
 	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return dialTLS(ctx, network, addr, cfg)
 	}
-	c := &conns{tls: cfg, rt: t, scheme: "https"}
-	r.conns[svc] = c
-	return c
+	cn := &conns{tls: cfg, rt: t, scheme: "https"}
+	next := maps.Clone(pools)
+	next[d.Service] = cn
+	c.pools.Store(&next)
+	return cn
 }
 
 // dialTLS connects and completes the handshake, so that a server that
@@ -82,23 +89,15 @@ func dialTLS(ctx context.Context, network, addr string, cfg *tls.Config) (net.Co
 	}
 	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
-	c := tls.Client(raw, cfg)
-	if err := c.HandshakeContext(hctx); err != nil {
+	conn := tls.Client(raw, cfg)
+	if err := conn.HandshakeContext(hctx); err != nil {
 		raw.Close()
 		return nil, &connectError{addr: addr, err: err}
 	}
-	return c, nil
+	return conn, nil
 }
 
 // handshakeTimeout bounds a TLS handshake with a mesh endpoint, as the
 // dialer's timeout bounds connecting: a few round trips take milliseconds,
-// and a try that gives up early still leaves the call time to retry.
+// and an attempt that gives up early still leaves the call time to retry.
 const handshakeTimeout = 2 * time.Second
-
-// retireLocked closes a replaced pool's idle connections and keeps it, so
-// that the connections still carrying requests are closed by a later
-// CloseIdleConnections once they are idle.
-func (r *Router) retireLocked(t *http.Transport) {
-	t.CloseIdleConnections()
-	r.retired = append(r.retired, t)
-}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/security"
@@ -37,7 +38,7 @@ type InboundSecurity struct {
 	Authorization *authz.Policy
 	// CallerName returns the service a verified caller's SPIFFE ID names,
 	// used as the caller for per-caller rate limits and sent on to the
-	// handler in SourceHeader in place of what the caller asserted. If
+	// handler in the Weft-Source header in place of what the caller asserted. If
 	// nil, or when it returns false, the ID itself is the name.
 	CallerName func(spiffeid.ID) (string, bool)
 	// Verify verifies a caller's certificate chain against the node's
@@ -87,11 +88,6 @@ func (in *Inbound) SetSecurity(s InboundSecurity) {
 func (in *Inbound) AuthorizationStats() (denied, wouldDeny uint64) {
 	return in.denied.Load(), in.wouldDeny.Load()
 }
-
-// SourceHeader names the calling service on requests sent by a Weft
-// client. Inbound rate limits are kept per caller by it. It is asserted by
-// the caller, not proven: a client outside the mesh can send any value.
-const SourceHeader = "Weft-Source"
 
 // SetLimits installs the inbound limits of the service, replacing the
 // previous ones atomically (callers keep their remaining tokens); nil
@@ -161,7 +157,7 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 		}
 	}
 	if l := in.limiter.Load(); l != nil {
-		ticket, rej := l.Acquire(r.Header.Get(SourceHeader))
+		ticket, rej := l.Acquire(r.Header.Get(engine.SourceHeader))
 		if rej.Rejected() {
 			limit.WriteRejection(w, rej)
 			return
@@ -198,7 +194,7 @@ func (in *Inbound) InFlight() int64 { return in.inFlight.Load() }
 func (in *Inbound) Served() uint64 { return in.served.Load() }
 
 // authorize puts the caller's verified identity into r's context and
-// SourceHeader, and applies the authorization rules. It answers 403 and
+// the Weft-Source header, and applies the authorization rules. It answers 403 and
 // returns false for a request the rules refuse.
 func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *InboundSecurity) (*http.Request, bool) {
 	if sec == nil || sec.Verify == nil {
@@ -236,13 +232,13 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *Inboun
 			name = peer.String()
 		}
 		// What a verified caller is replaces what it says it is.
-		if r.Header.Get(SourceHeader) != name {
-			r.Header.Set(SourceHeader, name)
+		if r.Header.Get(engine.SourceHeader) != name {
+			r.Header.Set(engine.SourceHeader, name)
 		}
-	} else if r.Header.Get(SourceHeader) != "" {
+	} else if r.Header.Get(engine.SourceHeader) != "" {
 		// Where identities are proven, an unproven name is not passed on
 		// as if it were one, nor used to tell callers apart.
-		r.Header.Del(SourceHeader)
+		r.Header.Del(engine.SourceHeader)
 	}
 	if sec.Authorization != nil && sec.Authorization.Rules() > 0 && hasEncodedSeparator(r.URL.RawPath) {
 		// Rules match the decoded path, routers the escaped one: an

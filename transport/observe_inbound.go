@@ -7,10 +7,13 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/weftmesh/weft/internal/engine"
+	"github.com/weftmesh/weft/transport/observe"
 )
 
 // inboundObserverRef holds an observer in an atomic pointer.
-type inboundObserverRef struct{ InboundObserver }
+type inboundObserverRef struct{ observe.InboundObserver }
 
 // SetObserver makes o see every request served from now on; nil stops
 // observing. It may be called at any time.
@@ -19,7 +22,7 @@ type inboundObserverRef struct{ InboundObserver }
 // the status: it implements http.Flusher, http.Hijacker, io.ReaderFrom and
 // io.StringWriter by passing them on, and Unwrap for
 // http.ResponseController.
-func (in *Inbound) SetObserver(o InboundObserver) {
+func (in *Inbound) SetObserver(o observe.InboundObserver) {
 	if o == nil {
 		in.observer.Store(nil)
 		return
@@ -30,7 +33,7 @@ func (in *Inbound) SetObserver(o InboundObserver) {
 // Observer returns the observer set with SetObserver, or nil. Servers of
 // other protocols that share the node's inbound side (gRPC) report their
 // requests to it too.
-func (in *Inbound) Observer() InboundObserver {
+func (in *Inbound) Observer() observe.InboundObserver {
 	if ref := in.observer.Load(); ref != nil {
 		return ref.InboundObserver
 	}
@@ -41,19 +44,19 @@ func (in *Inbound) Observer() InboundObserver {
 // the status sent and ends the observation.
 type observedWriter struct {
 	http.ResponseWriter
-	obs      InboundObserver
+	obs      observe.InboundObserver
 	ctx      context.Context // what StartInbound returned
 	req      *http.Request   // the request as the handler gets it
-	info     InboundInfo
+	info     observe.InboundInfo
 	status   int
 	hijacked bool
 }
 
 // startInbound tells o that r arrives and returns the writer and request
 // the rest of the middleware uses.
-func startInbound(o InboundObserver, w http.ResponseWriter, r *http.Request) *observedWriter {
+func startInbound(o observe.InboundObserver, w http.ResponseWriter, r *http.Request) *observedWriter {
 	ow := &observedWriter{ResponseWriter: w, obs: o, req: r}
-	ow.info = InboundInfo{Protocol: ProtocolHTTP, Method: r.Method, Path: r.URL.Path, Start: time.Now(), Carrier: HeaderCarrier(r.Header)}
+	ow.info = observe.InboundInfo{Protocol: observe.ProtocolHTTP, Method: r.Method, Path: r.URL.Path, Start: time.Now(), Carrier: observe.HeaderCarrier(r.Header)}
 	ow.ctx = o.StartInbound(r.Context(), &ow.info)
 	if ow.ctx != r.Context() {
 		ow.req = r.WithContext(ow.ctx)
@@ -66,7 +69,7 @@ func startInbound(o InboundObserver, w http.ResponseWriter, r *http.Request) *ob
 // middleware replaced the asserted caller by the verified one.
 func (w *observedWriter) end() {
 	w.info.End = time.Now()
-	w.info.Source = w.req.Header.Get(SourceHeader)
+	w.info.Source = w.req.Header.Get(engine.SourceHeader)
 	w.info.TLS = w.req.TLS
 	switch {
 	case w.status != 0:

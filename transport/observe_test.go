@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/resilience/breaker"
 	"github.com/weftmesh/weft/resilience/outlier"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/observe"
 	"github.com/weftmesh/weft/transport/route"
 )
 
@@ -28,9 +30,9 @@ import (
 type recorder struct {
 	mu     sync.Mutex
 	events []string
-	calls  []*transport.CallInfo // copies taken in EndCall
-	tries  [][]transport.TryRecord
-	atts   []transport.AttemptInfo
+	calls  []*observe.CallInfo // copies taken in EndCall
+	tries  [][]observe.TryRecord
+	atts   []observe.AttemptInfo
 	ended  chan struct{}
 }
 
@@ -44,12 +46,12 @@ func (r *recorder) add(e string) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) StartCall(ctx context.Context, c *transport.CallInfo) context.Context {
+func (r *recorder) StartCall(ctx context.Context, c *observe.CallInfo) context.Context {
 	r.add("start-call " + c.Destination + " " + c.Route)
 	return context.WithValue(ctx, ctxKey{}, "call")
 }
 
-func (r *recorder) StartAttempt(ctx context.Context, c *transport.CallInfo, a *transport.AttemptInfo) context.Context {
+func (r *recorder) StartAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) context.Context {
 	if ctx.Value(ctxKey{}) != "call" {
 		panic("attempt context does not derive from the call's")
 	}
@@ -58,7 +60,7 @@ func (r *recorder) StartAttempt(ctx context.Context, c *transport.CallInfo, a *t
 	return context.WithValue(ctx, ctxKey{}, "attempt")
 }
 
-func (r *recorder) EndAttempt(ctx context.Context, c *transport.CallInfo, a *transport.AttemptInfo) {
+func (r *recorder) EndAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) {
 	if ctx.Value(ctxKey{}) != "attempt" {
 		panic("EndAttempt without the attempt's context")
 	}
@@ -68,13 +70,13 @@ func (r *recorder) EndAttempt(ctx context.Context, c *transport.CallInfo, a *tra
 	r.mu.Unlock()
 }
 
-func (r *recorder) EndCall(ctx context.Context, c *transport.CallInfo) {
+func (r *recorder) EndCall(ctx context.Context, c *observe.CallInfo) {
 	if ctx.Value(ctxKey{}) != "call" {
 		panic("EndCall without the call's context")
 	}
 	r.mu.Lock()
 	r.events = append(r.events, "end-call")
-	r.calls = append(r.calls, &transport.CallInfo{
+	r.calls = append(r.calls, &observe.CallInfo{
 		Protocol: c.Protocol, Source: c.Source, Destination: c.Destination, Method: c.Method, Path: c.Path,
 		Route: c.Route, Subset: c.Subset, Attempts: c.Attempts, Hedges: c.Hedges, BudgetExhausted: c.BudgetExhausted,
 		Status: c.Status, Err: c.Err, Endpoint: c.Endpoint, Start: c.Start, End: c.End,
@@ -84,7 +86,7 @@ func (r *recorder) EndCall(ctx context.Context, c *transport.CallInfo) {
 	r.ended <- struct{}{}
 }
 
-func (r *recorder) snapshot() ([]string, []*transport.CallInfo, [][]transport.TryRecord) {
+func (r *recorder) snapshot() ([]string, []*observe.CallInfo, [][]observe.TryRecord) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.events), slices.Clone(r.calls), slices.Clone(r.tries)
@@ -92,11 +94,11 @@ func (r *recorder) snapshot() ([]string, []*transport.CallInfo, [][]transport.Tr
 
 // observedRouter returns a router for service echo over the given
 // instances, with cfg and routes, observed by a recorder.
-func observedRouter(t *testing.T, cfg transport.DestinationConfig, routes *route.Config, instances ...*discovery.Instance) (*transport.Router, *recorder) {
+func observedRouter(t *testing.T, cfg engine.DestinationConfig, routes *route.Config, instances ...*discovery.Instance) (*router, *recorder) {
 	t.Helper()
 	base := &http.Transport{}
 	t.Cleanup(base.CloseIdleConnections)
-	r := transport.NewRouter(transport.RouterConfig{Base: base, Source: "front"})
+	r := newTestRouter(routerConfig{Base: base, Source: "front"})
 	t.Cleanup(r.Close)
 	if cfg.LoadBalancer == "" {
 		cfg.LoadBalancer = "round_robin"
@@ -104,9 +106,9 @@ func observedRouter(t *testing.T, cfg transport.DestinationConfig, routes *route
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	rt := transport.Routing{
-		Destinations: map[string]transport.DestinationConfig{"echo": cfg},
-		Default:      transport.DestinationConfig{LoadBalancer: "least_request", Timeout: time.Second},
+	rt := routing{
+		Destinations: map[string]engine.DestinationConfig{"echo": cfg},
+		Default:      engine.DestinationConfig{LoadBalancer: "least_request", Timeout: time.Second},
 	}
 	if routes != nil {
 		rt.Routes = map[string]route.Config{"echo": *routes}
@@ -159,8 +161,8 @@ func TestObserverRetriedCall(t *testing.T) {
 		Subsets: map[string]route.Subset{"v1": {Version: "v1"}},
 		Routes:  []route.Route{{Name: "reads", Match: route.Match{PathPrefix: "/items"}, To: map[string]int{"v1": 100}}},
 	}
-	r, rec := observedRouter(t, transport.DestinationConfig{}, routes, versioned(instance("a", addr, discovery.StateReady), "v1"))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	r, rec := observedRouter(t, engine.DestinationConfig{}, routes, versioned(instance("a", addr, discovery.StateReady), "v1"))
+	c := &http.Client{Transport: r.client("echo")}
 	req, _ := http.NewRequest("GET", "http://echo/items/1", nil)
 	req.Header.Set("X-Caller", "kept")
 	resp, err := c.Do(req)
@@ -204,8 +206,8 @@ func TestObserverFailedAndFaultedCalls(t *testing.T) {
 	routes := &route.Config{Routes: []route.Route{
 		{Name: "abort", Match: route.Match{Path: "/abort"}, Fault: &route.Fault{Abort: &route.FaultAbort{Status: 503, Percent: 100}}},
 	}}
-	r, rec := observedRouter(t, transport.DestinationConfig{}, routes, instance("a", refusedAddr(t), discovery.StateReady))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	r, rec := observedRouter(t, engine.DestinationConfig{}, routes, instance("a", refusedAddr(t), discovery.StateReady))
+	c := &http.Client{Transport: r.client("echo")}
 	if _, err := c.Get("http://echo/"); err == nil {
 		t.Fatal("call to a refused endpoint succeeded")
 	}
@@ -243,8 +245,8 @@ func TestObserverHedgesAndBudget(t *testing.T) {
 	defer close(release)
 	// One endpoint: the hedge goes to it too, and finds it fast.
 	routes := &route.Config{Routes: []route.Route{{Name: "hedged", Hedge: &retry.HedgeConfig{Delay: 20 * time.Millisecond}}}}
-	r, rec := observedRouter(t, transport.DestinationConfig{}, routes, instance("a", srv.Listener.Addr().String(), discovery.StateReady))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	r, rec := observedRouter(t, engine.DestinationConfig{}, routes, instance("a", srv.Listener.Addr().String(), discovery.StateReady))
+	c := &http.Client{Transport: r.client("echo")}
 	if _, err := do(t, c, mustRequest(t, "GET", "http://echo/")); err != nil {
 		t.Fatal(err)
 	}
@@ -264,8 +266,8 @@ func TestObserverHedgesAndBudget(t *testing.T) {
 	// A budget too small for any retry.
 	addr, _ := statusServer(t, 503, 503)
 	budget := &retry.Config{Attempts: 3, Budget: retry.BudgetConfig{Ratio: 1e-6, MinPerSecond: 0.01, TTL: time.Second}}
-	r2, rec2 := observedRouter(t, transport.DestinationConfig{Retries: budget}, nil, instance("a", addr, discovery.StateReady))
-	c2 := &http.Client{Transport: transport.Client{Router: r2, Service: "echo"}}
+	r2, rec2 := observedRouter(t, engine.DestinationConfig{Retries: budget}, nil, instance("a", addr, discovery.StateReady))
+	c2 := &http.Client{Transport: r2.client("echo")}
 	resp, err := c2.Get("http://echo/")
 	if err != nil {
 		t.Fatal(err)
@@ -279,14 +281,14 @@ func TestObserverHedgesAndBudget(t *testing.T) {
 
 func TestObserverBreakerAndEjection(t *testing.T) {
 	addr, _ := statusServer(t, 500, 500, 500, 500)
-	cfg := transport.DestinationConfig{
+	cfg := engine.DestinationConfig{
 		Retries:          &retry.Config{Attempts: 1},
 		CircuitBreaker:   &breaker.Config{ConsecutiveFailures: 2, OpenFor: time.Minute},
 		OutlierDetection: &outlier.Config{ConsecutiveErrors: 2, MaxEjectedPercent: 100},
 	}
 	_, other := echoServer(t)
 	r, rec := observedRouter(t, cfg, nil, instance("a", addr, discovery.StateReady), instance("b", other, discovery.StateReady))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	c := &http.Client{Transport: r.client("echo")}
 	for range 4 {
 		resp, err := c.Get("http://echo/")
 		if err != nil {
@@ -311,7 +313,7 @@ func TestObserverBreakerAndEjection(t *testing.T) {
 	if opened != 1 || ejected != 1 {
 		t.Errorf("breaker opened %d times, ejections %d; want 1 and 1", opened, ejected)
 	}
-	var st transport.EndpointStatus
+	var st observe.EndpointStatus
 	for _, d := range r.Destinations() {
 		for _, ep := range d.Endpoints {
 			if ep.Addr == addr {
@@ -335,8 +337,8 @@ func TestDestinations(t *testing.T) {
 	in := versioned(instance("a", addr, discovery.StateReady), "v2")
 	in.Labels = map[string]string{"region": "eu"}
 	in.Weight = 3
-	r, _ := observedRouter(t, transport.DestinationConfig{LoadBalancer: "peak_ewma"}, routes, in, instance("b", refusedAddr(t), discovery.StateDraining))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	r, _ := observedRouter(t, engine.DestinationConfig{LoadBalancer: "peak_ewma"}, routes, in, instance("b", refusedAddr(t), discovery.StateDraining))
+	c := &http.Client{Transport: r.client("echo")}
 	done := make(chan error)
 	go func() {
 		resp, err := c.Get("http://echo/")
@@ -346,7 +348,7 @@ func TestDestinations(t *testing.T) {
 		done <- err
 	}()
 	deadline := time.Now().Add(5 * time.Second)
-	var d transport.DestinationStatus
+	var d observe.DestinationStatus
 	for {
 		ds := r.Destinations()
 		if len(ds) == 1 && len(ds[0].Endpoints) == 1 && ds[0].Endpoints[0].InFlight == 1 {
@@ -376,11 +378,11 @@ func TestDestinations(t *testing.T) {
 
 func TestDecisionLog(t *testing.T) {
 	addr, _ := statusServer(t, 502)
-	r, _ := observedRouter(t, transport.DestinationConfig{}, nil, instance("a", addr, discovery.StateReady))
-	log := transport.NewDecisionLog(3)
+	r, _ := observedRouter(t, engine.DestinationConfig{}, nil, instance("a", addr, discovery.StateReady))
+	log := observe.NewDecisionLog(3)
 	rec := newRecorder()
-	r.SetObserver(transport.Observers(nil, rec, log))
-	c := &http.Client{Transport: transport.Client{Router: r, Service: "echo"}}
+	r.SetObserver(observe.Observers(nil, rec, log))
+	c := &http.Client{Transport: r.client("echo")}
 	for i := range 5 {
 		resp, err := c.Get(fmt.Sprintf("http://echo/%d", i))
 		if err != nil {
@@ -403,15 +405,15 @@ func TestDecisionLog(t *testing.T) {
 	if n := len(rec.events); n != 5*4+2 {
 		t.Errorf("the other observer saw %d events, want 22", n)
 	}
-	if transport.Observers() != nil || transport.Observers(nil, nil) != nil {
+	if observe.Observers() != nil || observe.Observers(nil, nil) != nil {
 		t.Error("Observers of nothing is not nil")
 	}
 	// A retried call's decision tells both attempts.
-	log2 := transport.NewDecisionLog(0)
+	log2 := observe.NewDecisionLog(0)
 	addr2, _ := statusServer(t, 502)
-	r2, _ := observedRouter(t, transport.DestinationConfig{}, nil, instance("a", addr2, discovery.StateReady))
+	r2, _ := observedRouter(t, engine.DestinationConfig{}, nil, instance("a", addr2, discovery.StateReady))
 	r2.SetObserver(log2)
-	resp, err := (&http.Client{Transport: transport.Client{Router: r2, Service: "echo"}}).Get("http://echo/x")
+	resp, err := (&http.Client{Transport: r2.client("echo")}).Get("http://echo/x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,14 +426,14 @@ func TestDecisionLog(t *testing.T) {
 
 type inboundRecorder struct {
 	mu    sync.Mutex
-	infos []transport.InboundInfo
+	infos []observe.InboundInfo
 }
 
-func (o *inboundRecorder) StartInbound(ctx context.Context, in *transport.InboundInfo) context.Context {
+func (o *inboundRecorder) StartInbound(ctx context.Context, in *observe.InboundInfo) context.Context {
 	return context.WithValue(ctx, ctxKey{}, "inbound "+in.Carrier.Get("X-Trace"))
 }
 
-func (o *inboundRecorder) EndInbound(ctx context.Context, in *transport.InboundInfo) {
+func (o *inboundRecorder) EndInbound(ctx context.Context, in *observe.InboundInfo) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.infos = append(o.infos, *in)
@@ -470,7 +472,7 @@ func TestInboundObserver(t *testing.T) {
 	for _, p := range []string{"/created", "/flush", "/quiet"} {
 		req, _ := http.NewRequest("GET", srv.URL+p, nil)
 		req.Header.Set("X-Trace", "t1")
-		req.Header.Set(transport.SourceHeader, "front")
+		req.Header.Set(engine.SourceHeader, "front")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

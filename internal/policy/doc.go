@@ -3,13 +3,15 @@
 // how clients call each destination service.
 //
 // The policy decodes into the same Config structs the mechanism packages use
-// ([transport.DestinationConfig], [transport.EgressConfig]), so a field
+// ([engine.DestinationConfig], [transport.EgressConfig], ...), so a field
 // documented there is the field a user writes here. Decoding is strict: an
 // unknown key, a duplicate key, a value of the wrong type or out of range is
 // an error, and [Parse] reports every problem it finds at once, each as
-// file:line:col, in an [ErrorList]. Keys that belong to the planned schema
-// but are not implemented yet are recognised and rejected with a message
-// saying so, never silently ignored.
+// file:line:col, in an [ErrorList].
+//
+// A parsed [Policy] is normalised once: [Policy.Routing] holds the client
+// side with every default applied, and the client engine uses it as it is;
+// each default is written once, next to its field's documentation.
 //
 // [Watch] polls a policy file and hands each new valid version to a callback,
 // keeping the policy in force when an edit is invalid; [CheckReload] tells

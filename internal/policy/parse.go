@@ -62,6 +62,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 	}
 	sum := sha256.Sum256(data)
 	p.Source, p.Hash, p.positions = file, hex.EncodeToString(sum[:]), d.positions
+	p.normalise()
 	return p, nil
 }
 

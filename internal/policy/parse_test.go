@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/internal/engine"
 )
 
 func TestParseValid(t *testing.T) {
@@ -39,15 +39,15 @@ func TestParseValid(t *testing.T) {
 	if want := []string{"api.example.com", "*.googleapis.com"}; !reflect.DeepEqual(p.Egress.Allow, want) {
 		t.Errorf("egress.allow = %q, want %q", p.Egress.Allow, want)
 	}
-	if want := (transport.DestinationConfig{LoadBalancer: "least_request", Timeout: 5 * time.Second}); !reflect.DeepEqual(p.Defaults, want) {
+	if want := (engine.DestinationConfig{LoadBalancer: "least_request", Timeout: 5 * time.Second}); !reflect.DeepEqual(p.Defaults, want) {
 		t.Errorf("defaults = %+v, want %+v", p.Defaults, want)
 	}
-	wantServices := map[string]transport.DestinationConfig{
+	wantServices := map[string]engine.DestinationConfig{
 		"payments": {LoadBalancer: "round_robin", Timeout: 2 * time.Second},
 		"checkout": {Timeout: 1500 * time.Millisecond},
 		"catalog":  {},
 	}
-	got := make(map[string]transport.DestinationConfig)
+	got := make(map[string]engine.DestinationConfig)
 	for name, svc := range p.Services {
 		got[name] = svc.DestinationConfig
 	}
@@ -200,7 +200,7 @@ func TestDefault(t *testing.T) {
 	if p.Version != 1 || p.Mesh.Name != "weft" || p.Mesh.GossipKey != nil || p.Admin.Listen != "" || p.Source != "" || p.Hash != "" {
 		t.Errorf("Default() = %+v", p)
 	}
-	if want := (transport.DestinationConfig{LoadBalancer: "least_request", Timeout: 5 * time.Second}); !reflect.DeepEqual(p.Defaults, want) {
+	if want := (engine.DestinationConfig{LoadBalancer: "least_request", Timeout: 5 * time.Second}); !reflect.DeepEqual(p.Defaults, want) {
 		t.Errorf("Default().Defaults = %+v", p.Defaults)
 	}
 	if Default() == p {
@@ -221,12 +221,12 @@ services:
 	}
 	tests := []struct {
 		service string
-		want    transport.DestinationConfig
+		want    engine.DestinationConfig
 	}{
-		{"a", transport.DestinationConfig{LoadBalancer: "round_robin", Timeout: 2 * time.Second}},
-		{"b", transport.DestinationConfig{LoadBalancer: "least_request", Timeout: 3 * time.Second}},
-		{"c", transport.DestinationConfig{LoadBalancer: "round_robin", Timeout: 5 * time.Second}},
-		{"unknown", transport.DestinationConfig{LoadBalancer: "round_robin", Timeout: 5 * time.Second}},
+		{"a", engine.DestinationConfig{LoadBalancer: "round_robin", Timeout: 2 * time.Second}},
+		{"b", engine.DestinationConfig{LoadBalancer: "least_request", Timeout: 3 * time.Second}},
+		{"c", engine.DestinationConfig{LoadBalancer: "round_robin", Timeout: 5 * time.Second}},
+		{"unknown", engine.DestinationConfig{LoadBalancer: "round_robin", Timeout: 5 * time.Second}},
 	}
 	for _, tt := range tests {
 		if got := p.Destination(tt.service); got != tt.want {

@@ -1,26 +1,19 @@
 package policy
 
 import (
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"reflect"
-	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/telemetry"
 	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/route"
 )
 
-// Built-in values used where neither the policy nor its defaults section
-// says otherwise.
-const (
-	// DefaultMeshName names the mesh of a node that has no policy file.
-	DefaultMeshName = "weft"
-	// DefaultLoadBalancer picks the endpoint with the fewest requests in
-	// flight, which copes with uneven endpoints better than rotation.
-	DefaultLoadBalancer = "least_request"
-	// DefaultTimeout bounds a whole call when nothing narrower is set.
-	DefaultTimeout = 5 * time.Second
-)
+// DefaultMeshName names the mesh of a node that has no policy file.
+const DefaultMeshName = "weft"
 
 // Version is the only policy file format version this package reads.
 const Version = 1
@@ -39,10 +32,10 @@ type Policy struct {
 	Egress transport.EgressConfig `yaml:"egress"`
 	// Defaults applies to every destination service; fields left empty
 	// take the built-in defaults. See [Policy.Destination].
-	Defaults transport.DestinationConfig `yaml:"defaults"`
+	Defaults engine.DestinationConfig `yaml:"defaults"`
 	// Services configures calls to individual destination services, by
 	// service name; fields left empty take the value from Defaults.
-	Services map[string]transport.ServiceConfig `yaml:"services"`
+	Services map[string]ServiceConfig `yaml:"services"`
 	// Security gives nodes their identities and sets the mTLS mode.
 	Security security.Config `yaml:"security"`
 	// Telemetry configures tracing, metric export and access logs.
@@ -56,6 +49,8 @@ type Policy struct {
 	// positions maps the dotted path of every key present in the file to
 	// the position of its value, so later checks can point at it.
 	positions map[string]position
+	// routing is the client side, normalised once when the policy is made.
+	routing engine.Routing
 }
 
 // Mesh identifies the mesh a node joins.
@@ -86,25 +81,61 @@ type position struct {
 
 // Default returns the policy of a node started without a policy file: mesh
 // [DefaultMeshName], no gossip encryption, no admin listener, any egress
-// host, and [DefaultLoadBalancer] with [DefaultTimeout] for every
+// host, and the engine's default balancer and timeout for every
 // destination.
 func Default() *Policy {
-	return &Policy{
-		Version: Version,
-		Mesh:    Mesh{Name: DefaultMeshName},
-		Defaults: transport.DestinationConfig{
-			LoadBalancer: DefaultLoadBalancer,
-			Timeout:      DefaultTimeout,
-		},
+	p := &Policy{
+		Version:  Version,
+		Mesh:     Mesh{Name: DefaultMeshName},
+		Defaults: builtinDestination(),
 	}
+	p.normalise()
+	return p
+}
+
+// builtinDestination is what a destination gets where neither its own
+// section nor the defaults section says otherwise.
+func builtinDestination() engine.DestinationConfig {
+	return engine.DestinationConfig{LoadBalancer: engine.DefaultLoadBalancer, Timeout: engine.DefaultTimeout}
+}
+
+// normalise computes what the policy's users read as it is: the client
+// side with every default applied.
+func (p *Policy) normalise() {
+	r := engine.Routing{
+		Destinations: make(map[string]engine.DestinationConfig, len(p.Services)),
+		Default:      p.Destination("").WithDefaults(),
+	}
+	for name, svc := range p.Services {
+		r.Destinations[name] = p.Destination(name).WithDefaults()
+		if len(svc.Subsets) > 0 || len(svc.Routes) > 0 {
+			if r.Routes == nil {
+				r.Routes = make(map[string]route.Config)
+			}
+			r.Routes[name] = svc.Config
+		}
+	}
+	p.routing = r
+}
+
+// Routing returns the client side of the policy, normalised: every
+// destination's configuration with each default applied, as the client
+// engine uses it. A nil Policy behaves like [Default].
+func (p *Policy) Routing() engine.Routing {
+	if p == nil {
+		return Default().routing
+	}
+	return p.routing
 }
 
 // Destination returns the configuration for calls to service: its section
-// under services, with each empty field filled from defaults, and each
-// field still empty filled from the built-in defaults. A service the policy
-// does not name gets the defaults. A nil Policy behaves like [Default].
-func (p *Policy) Destination(service string) transport.DestinationConfig {
-	builtin := Default().Defaults
+// under services, with each empty field filled from defaults, and the
+// balancer and timeout, if still empty, from the engine's defaults. A
+// service the policy does not name gets the defaults. A nil Policy behaves
+// like [Default]. [Policy.Routing] holds the result with every default
+// applied.
+func (p *Policy) Destination(service string) engine.DestinationConfig {
+	builtin := builtinDestination()
 	if p == nil {
 		return builtin
 	}
@@ -116,8 +147,8 @@ func (p *Policy) Destination(service string) transport.DestinationConfig {
 
 // fillDestination sets each zero field of cfg to the one in from. It works
 // field by field through reflection so that fields added to
-// [transport.DestinationConfig] inherit defaults without a change here.
-func fillDestination(cfg *transport.DestinationConfig, from transport.DestinationConfig) {
+// [engine.DestinationConfig] inherit defaults without a change here.
+func fillDestination(cfg *engine.DestinationConfig, from engine.DestinationConfig) {
 	dst, src := reflect.ValueOf(cfg).Elem(), reflect.ValueOf(from)
 	for i := range dst.NumField() {
 		if f := dst.Field(i); f.CanSet() && f.IsZero() {

@@ -3,19 +3,10 @@ package policy
 import (
 	"fmt"
 	"reflect"
-	"slices"
-	"strings"
 	"time"
 
 	yaml "go.yaml.in/yaml/v4"
 )
-
-// plannedKeys lists, as schema patterns, the keys of the planned schema that
-// this version does not implement. Decoding rejects them with a message
-// saying so rather than calling them unknown or ignoring them. Implementing
-// one means adding its field to the Config struct it belongs in and
-// removing its line here.
-var plannedKeys = map[string]bool{}
 
 // valueHooks decode the value at a schema pattern themselves, instead of the
 // generic decoder. They return "" or what is wrong with the value.
@@ -64,21 +55,4 @@ func checkTimeout(t time.Duration) string {
 		return "must be positive, like 2s; leave the key out to use the default"
 	}
 	return ""
-}
-
-// plannedKeysUnder returns the last segments of the planned keys directly
-// under pattern.
-func plannedKeysUnder(pattern string) []string {
-	var keys []string
-	for p := range plannedKeys {
-		parent, last := "", p
-		if i := strings.LastIndexByte(p, '.'); i >= 0 {
-			parent, last = p[:i], p[i+1:]
-		}
-		if parent == pattern {
-			keys = append(keys, last)
-		}
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,20 +2,19 @@ package policy
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
 // unknownKeyMessage explains an unknown key found in the mapping at path,
 // listing the keys that belong there and suggesting the closest one when
 // the key looks like a typo.
-func unknownKeyMessage(key, path, pattern string, known []string) string {
+func unknownKeyMessage(key, path string, known []string) string {
 	where := "in " + path
 	if path == "" {
 		where = "at the top level"
 	}
 	msg := fmt.Sprintf("unknown key %q %s", truncate(key), where)
-	if s := closest(key, slices.Concat(known, plannedKeysUnder(pattern))); s != "" {
+	if s := closest(key, known); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	if len(known) == 0 {

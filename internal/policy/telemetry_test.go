@@ -75,20 +75,3 @@ func TestTelemetryReload(t *testing.T) {
 		})
 	}
 }
-
-// TestPlannedKeys checks the mechanism that rejects keys of the planned
-// schema, with a key planned for the test's duration.
-func TestPlannedKeys(t *testing.T) {
-	plannedKeys["telemetry.profiling"] = true
-	t.Cleanup(func() { delete(plannedKeys, "telemetry.profiling") })
-	errs := parseErrors(t, "version: 1\ntelemetry:\n  profiling: {}\n  profilng: {}\n")
-	if len(errs) != 2 {
-		t.Fatalf("got %v, want 2 errors", errs)
-	}
-	if got := errs[0].Error(); !strings.HasPrefix(got, "mesh.yaml:3:3: telemetry.profiling: not implemented yet in this version of Weft") {
-		t.Errorf("planned key: %s", got)
-	}
-	if got := errs[1].Error(); !strings.Contains(got, `unknown key "profilng" in telemetry; did you mean "profiling"?`) {
-		t.Errorf("typo of a planned key: %s", got)
-	}
-}

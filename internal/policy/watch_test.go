@@ -2,12 +2,13 @@ package policy
 
 import (
 	"errors"
-	"github.com/weftmesh/weft/internal/logtest"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weftmesh/weft/internal/logtest"
 )
 
 const (

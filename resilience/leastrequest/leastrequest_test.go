@@ -11,6 +11,9 @@ import (
 	"github.com/weftmesh/weft/resilience/leastrequest"
 )
 
+// The client engine registers the balancer; so do its tests.
+func init() { resilience.Register(leastrequest.Balancer{}) }
+
 func TestName(t *testing.T) {
 	if leastrequest.Name != "least_request" {
 		t.Errorf("Name = %q, want %q", leastrequest.Name, "least_request")

@@ -6,52 +6,13 @@ import (
 	"github.com/weftmesh/weft/resilience"
 )
 
-// Ranks order endpoints before load is compared: a lower rank always wins.
-// An avoided endpoint that is available beats a down one because a down
-// mark records a failure to connect at all, while Avoid only records that
-// this one request failed there.
-const (
-	usable      = iota // available and not avoided
-	avoidedUp          // avoided but available
-	down               // down and not avoided
-	avoidedDown        // avoided and down
-)
-
-// view evaluates endpoints for one pick.
+// view evaluates endpoints for one pick: their rank, then their load.
 type view struct {
+	resilience.Ranking
 	p *picker
-	// now is the time in unix nanoseconds, read once per pick when
-	// needed; 0 until then.
-	now int64
-	// ramping reports that some endpoint may be ramping up; now is then
+	// ramping reports that some endpoint may be ramping up; Now is then
 	// set.
 	ramping bool
-}
-
-// rank returns the rank of e for a request that avoids avoid.
-func (c *view) rank(e, avoid *resilience.Endpoint) int {
-	r := usable
-	if !c.available(e) {
-		r = down
-	}
-	if e == avoid {
-		r++
-	}
-	return r
-}
-
-// available reports whether e is available, reading the clock only for an
-// endpoint that carries a down mark: Available(0) is true exactly when the
-// mark is absent or lies before 1970, so healthy sets cost no clock read.
-// The clock is read at most once per pick and cached in *now.
-func (c *view) available(e *resilience.Endpoint) bool {
-	if e.Available(0) {
-		return true
-	}
-	if c.now == 0 {
-		c.now = c.p.clock().UnixNano()
-	}
-	return e.Available(c.now)
 }
 
 // lighter reports whether a's load is at most b's, where load is
@@ -87,7 +48,7 @@ const rampScale = 1 << 10
 func (c *view) weight(e *resilience.Endpoint) uint64 {
 	w := uint64(max(e.Weight, 1))
 	if c.ramping {
-		w *= uint64(c.p.ramp.Factor(e, c.now) * rampScale)
+		w *= uint64(c.p.ramp.Factor(e, c.Now) * rampScale)
 	}
 	return w
 }

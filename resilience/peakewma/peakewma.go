@@ -41,10 +41,6 @@ type picker struct {
 	rand      func() uint64
 }
 
-// sampleRounds is how many random pairs a pick draws before it falls back
-// to a full scan, as in package leastrequest.
-const sampleRounds = 3
-
 // unmeasured is the latency, in nanoseconds, of an endpoint without an
 // estimate while it has requests in flight: above any penalised estimate,
 // so that it gets one probe at a time.
@@ -64,46 +60,34 @@ func (p *picker) Pick(info resilience.PickInfo) (*resilience.Endpoint, error) {
 	case 1:
 		return eps[0], nil
 	}
-	c := costs{p: p, now: p.clock().UnixNano()}
+	c := costs{p: p, Ranking: resilience.Ranking{Avoid: info.Avoid, Now: p.clock().UnixNano(), Clock: p.clock}}
 	_, c.ramping = p.ramp.Active()
-	for range sampleRounds {
-		i, j := p.pair(n)
+	for range resilience.PickRounds {
+		i, j := resilience.Pair(p.rand(), n)
 		a, b := eps[i], eps[j]
-		ra, rb := c.rank(a, info.Avoid), c.rank(b, info.Avoid)
+		ra, rb := c.Rank(a), c.Rank(b)
 		// On a tie a stays: it is as random a choice as b.
 		if rb < ra || rb == ra && c.cost(b) < c.cost(a) {
 			a, ra = b, rb
 		}
-		if ra == usable {
+		if ra == resilience.RankUsable {
 			return a, nil
 		}
 	}
-	return c.scan(int(p.rand()%uint64(n)), info.Avoid), nil
-}
-
-// pair returns two distinct random indexes below n, for 2 <= n < 2³², from
-// one random word; see package leastrequest.
-func (p *picker) pair(n int) (i, j int) {
-	r := p.rand()
-	i = int((r & 0xffffffff) * uint64(n) >> 32)
-	j = int((r >> 32) * uint64(n-1) >> 32)
-	if j >= i {
-		j++
-	}
-	return i, j
+	return c.scan(int(p.rand() % uint64(n))), nil
 }
 
 // costs evaluates endpoints for one pick at one instant.
 type costs struct {
-	p       *picker
-	now     int64
-	ramping bool
+	resilience.Ranking // Now is read once per pick, for the latencies
+	p                  *picker
+	ramping            bool
 }
 
-// cost returns e's latency × (in flight + 1) / weight at c.now.
+// cost returns e's latency × (in flight + 1) / weight at c.Now.
 func (c *costs) cost(e *resilience.Endpoint) float64 {
 	inFlight := max(e.InFlight(), 0)
-	lat := e.Latency(c.now)
+	lat := e.Latency(c.Now)
 	if lat == 0 {
 		if inFlight == 0 {
 			return 0
@@ -112,36 +96,24 @@ func (c *costs) cost(e *resilience.Endpoint) float64 {
 	}
 	w := resilience.Weight(e)
 	if c.ramping {
-		w *= c.p.ramp.Factor(e, c.now)
+		w *= c.p.ramp.Factor(e, c.Now)
 	}
 	return lat * float64(inFlight+1) / w
 }
 
-// rank returns the rank of e for a request that avoids avoid.
-func (c *costs) rank(e, avoid *resilience.Endpoint) int {
-	r := usable
-	if !e.Available(0) && !e.Available(c.now) {
-		r = down
-	}
-	if e == avoid {
-		r++
-	}
-	return r
-}
-
 // scan returns the best endpoint of the whole set by rank and then cost,
 // starting at index i so that ties do not always go to the same endpoint.
-func (c *costs) scan(i int, avoid *resilience.Endpoint) *resilience.Endpoint {
+func (c *costs) scan(i int) *resilience.Endpoint {
 	eps := c.p.endpoints
 	n := len(eps)
 	best := eps[i]
-	bestRank, bestCost := c.rank(best, avoid), c.cost(best)
+	bestRank, bestCost := c.Rank(best), c.cost(best)
 	for range n - 1 {
 		if i++; i == n {
 			i = 0
 		}
 		e := eps[i]
-		r := c.rank(e, avoid)
+		r := c.Rank(e)
 		if r > bestRank {
 			continue
 		}
@@ -151,11 +123,3 @@ func (c *costs) scan(i int, avoid *resilience.Endpoint) *resilience.Endpoint {
 	}
 	return best
 }
-
-// Ranks order endpoints before cost is compared: a lower rank always wins.
-const (
-	usable      = iota // available and not avoided
-	avoidedUp          // avoided but available
-	down               // down and not avoided
-	avoidedDown        // avoided and down
-)

@@ -15,6 +15,9 @@ import (
 
 var start = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// The client engine registers the balancer; so do its tests.
+func init() { resilience.Register(peakewma.Balancer{}) }
+
 func TestName(t *testing.T) {
 	if peakewma.Name != "peak_ewma" {
 		t.Errorf("Name = %q, want %q", peakewma.Name, "peak_ewma")

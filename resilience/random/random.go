@@ -80,11 +80,11 @@ func (p *picker) Pick(info resilience.PickInfo) (*resilience.Endpoint, error) {
 		} else {
 			e = eps[p.draw()]
 		}
-		if p.rank(e, info.Avoid, &now) == usable {
+		if p.rank(e, info.Avoid, &now) == resilience.RankUsable {
 			return e, nil
 		}
 	}
-	best := avoidedDown
+	best := resilience.RankAvoidedDown
 	for _, e := range eps {
 		best = min(best, p.rank(e, info.Avoid, &now))
 	}

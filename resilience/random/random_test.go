@@ -14,6 +14,9 @@ import (
 	"github.com/weftmesh/weft/resilience/random"
 )
 
+// The client engine registers the balancer; so do its tests.
+func init() { resilience.Register(random.Balancer{}) }
+
 func TestName(t *testing.T) {
 	if random.Name != "random" {
 		t.Errorf("Name = %q, want %q", random.Name, "random")

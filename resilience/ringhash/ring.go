@@ -114,7 +114,7 @@ func (p *picker) Pick(info resilience.PickInfo) (*resilience.Endpoint, error) {
 	}
 
 	e := eps[p.owners[i]]
-	if p.rank(e, info.Avoid, &now) == usable && (!ramping || p.accepts(p.owners[i], key, now, top)) {
+	if p.rank(e, info.Avoid, &now) == resilience.RankUsable && (!ramping || p.accepts(p.owners[i], key, now, top)) {
 		return e, nil
 	}
 	return p.walk(i, key, info.Avoid, now, ramping, top), nil
@@ -147,7 +147,7 @@ func (p *picker) search(key uint64) int {
 // marks leave no endpoint of that rank, it returns the one at point i.
 func (p *picker) walk(i int, key uint64, avoid *resilience.Endpoint, now int64, ramping bool, top float64) *resilience.Endpoint {
 	eps := p.endpoints
-	best := avoidedDown
+	best := resilience.RankAvoidedDown
 	for _, e := range eps {
 		best = min(best, p.rank(e, avoid, &now))
 	}

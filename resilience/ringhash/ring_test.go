@@ -14,6 +14,9 @@ import (
 	"github.com/weftmesh/weft/resilience/ringhash"
 )
 
+// The client engine registers the balancer; so do its tests.
+func init() { resilience.Register(ringhash.Balancer{}) }
+
 func TestName(t *testing.T) {
 	if ringhash.Name != "ring_hash" {
 		t.Errorf("Name = %q, want %q", ringhash.Name, "ring_hash")

@@ -11,6 +11,9 @@ import (
 	"github.com/weftmesh/weft/resilience/roundrobin"
 )
 
+// The client engine registers the balancer; so do its tests.
+func init() { resilience.Register(roundrobin.Balancer{}) }
+
 func TestName(t *testing.T) {
 	if roundrobin.Name != "round_robin" {
 		t.Errorf("Name = %q, want %q", roundrobin.Name, "round_robin")

@@ -3,6 +3,8 @@ package rpc
 import (
 	"sync"
 
+	"github.com/weftmesh/weft/internal/engine"
+
 	"google.golang.org/grpc/balancer"
 	"google.golang.org/grpc/balancer/endpointsharding"
 	"google.golang.org/grpc/balancer/pickfirst"
@@ -33,8 +35,8 @@ func (balancerBuilder) Build(cc balancer.ClientConn, opts balancer.BuildOptions)
 func (balancerBuilder) Name() string { return BalancerName }
 
 // weftBalancer passes the resolver's endpoints to endpointsharding and
-// turns the children's states into a picker that lets the policy's
-// balancer choose among the READY ones.
+// turns the children's states into a picker that lets the engine choose
+// among the READY ones.
 //
 // gRPC serializes the calls it makes into the balancer; UpdateState comes
 // from the children, on their own goroutines, sometimes from within
@@ -44,11 +46,11 @@ type weftBalancer struct {
 	child               balancer.Balancer
 
 	mu   sync.Mutex
-	dest *destination
+	dest *engine.Destination
 }
 
 func (b *weftBalancer) UpdateClientConnState(s balancer.ClientConnState) error {
-	dst, _ := s.ResolverState.Attributes.Value(destinationAttr{}).(*destination)
+	dst, _ := s.ResolverState.Attributes.Value(destinationAttr{}).(*engine.Destination)
 	b.mu.Lock()
 	b.dest = dst
 	b.mu.Unlock()

@@ -2,80 +2,59 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
-	"github.com/weftmesh/weft/resilience"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/resilience/retry"
-	"github.com/weftmesh/weft/resilience/ringhash"
-	"github.com/weftmesh/weft/transport"
-	"github.com/weftmesh/weft/transport/route"
 )
 
-// call is one RPC through a channel's interceptors, across its attempts.
-type call struct {
-	dest    *destination
-	method  string
-	route   *route.CompiledRoute // nil when no route matched
-	subset  string
-	policy  retry.Config
-	timeout time.Duration
-	info    resilience.PickInfo
-	stream  bool
-	// idempotent is the matched route's flag; the call's Idempotency-Key
-	// is read from its metadata when a retry is considered.
-	idempotent bool
-	mirrored   bool // a mirrored copy, sent once and not observed
-
-	// Set when the call is observed: what its observer is told.
-	obs transport.CallObserver
-	rec *transport.CallInfo
-}
-
-// newCall matches the call's route and returns the context its attempts
-// start from: the caller's, with the metadata Weft sends.
-func (ch *channel) newCall(ctx context.Context, method string, stream bool) (*call, context.Context) {
-	dst := ch.svc.dest.Load()
-	c := &call{dest: dst, method: method, policy: dst.retry, timeout: dst.cfg.Timeout, stream: stream}
+// begin starts a call to the channel's service through the engine: the
+// route matched on the full method name and the outgoing metadata, the
+// hash key, whether the call may be repeated. It returns the call and the
+// context its attempts start from, with the metadata Weft sends.
+func (ch *channel) begin(ctx context.Context, method string) (*engine.Call, context.Context) {
+	d := ch.d.engine.Destination(ch.service)
+	if d == nil {
+		ch.d.engine.Want(ch.service)
+		d = ch.d.engine.Destination(ch.service)
+	}
+	r := engine.Request{Protocol: engine.GRPC, Method: http.MethodPost, Name: method, NoRetry: retry.NoRetry(ctx)}
+	mirror, mirrored := ctx.Value(mirrorKey{}).(string)
+	if mirrored {
+		r.Mirror = mirror
+	}
 	var md metadata.MD
-	if dst.routes.Len() > 0 || dst.cfg.LoadBalancer == ringhash.Name {
+	if d.Routes().Len() > 0 || d.Hashing() {
 		md, _ = metadata.FromOutgoingContext(ctx)
 	}
-	mirrorOf, mirrored := ctx.Value(mirrorKey{}).(string)
-	if dst.routes.Len() > 0 && !mirrored {
-		c.route = dst.routes.Match(Request(method, md))
-		c.subset = c.route.PickSubset(rand.Uint64())
-		c.idempotent = c.route.Config().Idempotent
-		if t := c.route.Timeout(); t > 0 {
-			c.timeout = t
-		}
+	if d.Routes().Len() > 0 && !mirrored {
+		r.Route = d.Routes().Match(Request(method, md).WithContext(ctx))
 	}
-	if dst.cfg.LoadBalancer == ringhash.Name {
-		c.info.Hash, c.info.HasHash = hashKey(md, dst.cfg.HashKey)
+	if d.Hashing() {
+		r.Hash, r.HasHash = hashKey(md, d.Config().HashKey)
 	}
-	if mirrored {
-		c.subset, c.mirrored = mirrorOf, true
+	if v := metadata.ValueFromOutgoingContext(ctx, idempotencyKey); len(v) > 0 && v[0] != "" {
+		r.Header = http.Header{retry.IdempotencyKeyHeader: v}
 	}
-	noRetry := retry.NoRetry(ctx) || mirrored
-	if noRetry {
-		c.policy.Attempts = 1
-	}
+	c, ctx := d.Begin(ctx, r)
 	var buf [4]string // on the stack: the metadata functions copy it
 	kv := buf[:0]
-	if src := ch.d.cfg.Service; src != "" {
+	src := ch.d.engine.Source()
+	if src != "" {
 		kv = append(kv, sourceKey, src)
 	}
-	if c.policy.Attempts > 1 || noRetry {
+	if c.Retries() || r.NoRetry || mirrored {
 		// Downstream Weft servers see that this call is retried here, so
 		// their own clients do not retry too.
-		owner := ch.d.cfg.Service
+		owner := src
 		if owner == "" {
 			owner = "1"
 		}
@@ -102,228 +81,120 @@ func setOutgoing(ctx context.Context, kv []string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, kv...)
 }
 
-// fault applies the matched route's injected faults: a delay, within ctx,
-// and an abort, returned as the status its HTTP code stands for.
-func (c *call) fault(ctx context.Context) error {
-	delay, abort := c.route.Fault(rand.Float64)
-	if delay > 0 {
-		if err := sleep(ctx, delay); err != nil {
-			return status.Errorf(status.FromContextError(err).Code(), "weft: %s: during an injected delay: %v", c.dest.service, err)
-		}
+// fault applies the call's injected faults: a delay, within ctx, and an
+// abort, returned as the status its HTTP code stands for.
+func fault(ctx context.Context, c *engine.Call) error {
+	abort, err := c.Fault(ctx)
+	if err != nil {
+		return status.Error(status.FromContextError(err).Code(), err.Error())
 	}
 	if abort != 0 {
-		return status.Errorf(Code(abort), "weft: %s: fault injected by the Weft policy (abort %d)", c.dest.service, abort)
+		return status.Errorf(Code(abort), "weft: %s: fault injected by the Weft policy (abort %d)", c.Destination().Service, abort)
 	}
 	return nil
 }
 
-func (c *call) newAttempt(callDone <-chan struct{}, avoid *resilience.Endpoint) *attempt {
-	a := &attempt{subset: c.subset, info: c.info, stream: c.stream, callDone: callDone}
-	a.info.Avoid = avoid
-	return a
+// unary is the channel's unary interceptor.
+func (ch *channel) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	c, ctx := ch.begin(ctx, method)
+	err := ch.invoke(ctx, c, method, req, reply, cc, invoker, opts)
+	c.End(int(status.Code(err)), err)
+	return err
 }
 
-// judge says how an attempt that returned err ended, and whether a retry
-// may follow: never when the call is over or no endpoint was picked (the
-// picker's answer is final, as on the HTTP path).
-func (c *call) judge(ctx context.Context, a *attempt, err error, timedOut bool) (ep *resilience.Endpoint, o retry.Outcome, retryAfter string, ok bool) {
-	ep, r, trailer := a.outcome()
-	if ctx.Err() != nil || ep == nil {
-		return ep, o, "", false
+// invoke runs a unary call: its faults, mirror, and attempts.
+func (ch *channel) invoke(ctx context.Context, c *engine.Call, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	ctx, cancel := c.WithDeadline(ctx)
+	defer cancel()
+	if err := fault(ctx, c); err != nil {
+		return err
 	}
+	m, isProto := reply.(proto.Message)
+	if sub := c.MirrorSubset(); sub != "" && isProto {
+		ch.mirror(ctx, c, method, sub, req, m, cc)
+	}
+	u := &unaryCall{method: method, req: req, reply: reply, cc: cc, invoker: invoker, opts: opts}
+	// Attempts side by side each need a reply of their own, which only a
+	// protobuf reply can make.
+	t, res := engine.Run(ctx, ctx, c, u, nil, isProto)
+	if t == nil {
+		return statusError(res.Err)
+	}
+	t.Release()
+	if res.Err == nil && t.Concurrent() {
+		proto.Reset(m)
+		proto.Merge(m, res.Value.(proto.Message))
+	}
+	return res.Err
+}
+
+// statusError turns an error of the engine's (no endpoint, a wait cut
+// short) into the gRPC status a caller expects.
+func statusError(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return status.Error(status.FromContextError(err).Code(), err.Error())
+	}
+	return status.Error(codes.Unavailable, err.Error())
+}
+
+// unaryCall is the engine's [engine.Attempter] for a unary call.
+type unaryCall struct {
+	method  string
+	req     any
+	reply   any
+	cc      *grpc.ClientConn
+	invoker grpc.UnaryInvoker
+	opts    []grpc.CallOption
+}
+
+// Attempt sends one attempt through gRPC, whose balancer picks the
+// endpoint with the engine.
+func (u *unaryCall) Attempt(ctx context.Context, t *engine.Try) engine.Result[any] {
+	a := &attempt{try: t}
+	actx, observed, opts := startAttempt(context.WithValue(ctx, attemptKey{}, a), t, u.opts)
+	reply := u.reply
+	if t.Concurrent() {
+		reply = u.reply.(proto.Message).ProtoReflect().New().Interface()
+	}
+	err := u.invoker(actx, u.method, u.req, reply, u.cc, opts...)
+	if err == io.EOF {
+		err = errEndedEarly
+		a.abandon(err)
+	}
+	return judge(actx, t, a, observed, reply, err, t.TimedOut())
+}
+
+// Discard implements [engine.Attempter]: a unary reply needs no release.
+func (u *unaryCall) Discard(*engine.Try, engine.Result[any]) {}
+
+// Rewind implements [engine.Attempter]: a unary request can always be
+// sent again.
+func (u *unaryCall) Rewind() bool { return true }
+
+// judge says how an attempt that returned err ended: its outcome for the
+// retry policy, as its endpoint's done callback saw it (timedOut: the
+// attempt ran out of its own time), and its end for the observer.
+func judge(actx context.Context, t *engine.Try, a *attempt, observed *observedAttempt, value any, err error, timedOut bool) engine.Result[any] {
+	r, trailer := a.outcome()
 	if r.err == nil {
 		// The attempt's stream was never used (gRPC picked again and that
 		// failed): what the caller got is the error.
 		r.err = err
 	}
-	return ep, r.outcome(timedOut), first(trailer, retryAfterKey), true
-}
-
-// worthRetrying reports whether an attempt that ended with o may be
-// retried: tries remain, and the retry policy accepts the failure for this
-// call (a call the server may have processed only when idempotent).
-func (c *call) worthRetrying(ctx context.Context, n int, o retry.Outcome) bool {
-	if !failed(o) || n >= c.policy.Attempts {
-		return false
+	res := engine.Result[any]{Value: value, Err: err, RetryAfter: first(trailer, retryAfterKey)}
+	switch {
+	case err == nil:
+		res.Outcome.Status = http.StatusOK
+	case t.Endpoint() == nil:
+		res.Outcome.Failure = retry.ConnectFailure
+	default:
+		res.Outcome = r.outcome(timedOut)
 	}
-	var hdr http.Header
-	if !o.Unprocessed() && !c.idempotent {
-		if v := metadata.ValueFromOutgoingContext(ctx, idempotencyKey); len(v) > 0 && v[0] != "" {
-			hdr = http.Header{retry.IdempotencyKeyHeader: v}
-		}
-	}
-	return retry.Retryable(c.policy, http.MethodPost, hdr, c.idempotent, o)
-}
-
-// mayRepeat reports whether the call may be sent more than once although
-// an earlier copy may have been processed, which hedging requires.
-func (c *call) mayRepeat(ctx context.Context) bool {
-	if c.idempotent {
-		return true
-	}
-	v := metadata.ValueFromOutgoingContext(ctx, idempotencyKey)
-	return len(v) > 0 && v[0] != ""
-}
-
-// unary is the channel's unary interceptor.
-func (ch *channel) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	c, ctx := ch.newCall(ctx, method, false)
-	ctx = c.startCall(ctx, ch.d.observer(), ch.d.cfg.Service)
-	err := c.invoke(ctx, ch, req, reply, cc, invoker, opts)
-	c.endCall(ctx, err)
-	return err
-}
-
-// invoke runs a unary call: its faults, mirror, hedges or retries.
-func (c *call) invoke(ctx context.Context, ch *channel, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
-	method := c.method
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	if err := c.fault(ctx); err != nil {
-		return err
-	}
-	if sub := c.route.MirrorSubset(rand.Float64); sub != "" {
-		if m, ok := asMessage(reply); ok {
-			c.mirror(ctx, ch.d, sub, req, m, cc)
-		}
-	}
-	c.dest.budget.Deposit()
-	if h := c.route.Config().Hedge; h != nil && h.Enabled() && c.policy.Attempts > 1 && c.mayRepeat(ctx) {
-		if m, ok := asMessage(reply); ok {
-			return c.hedged(ctx, *h, req, m, cc, invoker, opts)
-		}
-	}
-	var avoid *resilience.Endpoint
-	for n := 1; ; n++ {
-		a := c.newAttempt(ctx.Done(), avoid)
-		actx := context.WithValue(ctx, attemptKey{}, a)
-		var tcancel context.CancelFunc
-		if c.policy.PerTryTimeout > 0 {
-			actx, tcancel = context.WithTimeout(actx, c.policy.PerTryTimeout)
-		}
-		actx, observed, aopts := c.startAttempt(actx, false, opts)
-		err := invoker(actx, method, req, reply, cc, aopts...)
-		if err == io.EOF {
-			err = errEndedEarly
-			a.abandon(err)
-		}
-		timedOut := tcancel != nil && actx.Err() != nil && ctx.Err() == nil
-		c.endAttempt(actx, observed, a, err, timedOut || ctx.Err() == context.DeadlineExceeded, ctx.Err() == context.Canceled)
-		if tcancel != nil {
-			tcancel()
-		}
-		if err == nil {
-			return nil
-		}
-		ep, o, retryAfter, ok := c.judge(ctx, a, err, timedOut)
-		if !ok || !c.worthRetrying(ctx, n, o) {
-			return err
-		}
-		wait, ok := c.policy.Backoff.Pause(n, retryAfter, time.Now(), nil)
-		if !ok || !timeLeft(ctx, wait) || !c.withdraw() {
-			return err
-		}
-		if err := sleep(ctx, wait); err != nil {
-			return status.FromContextError(err).Err()
-		}
-		avoid = ep
-	}
-}
-
-// stream is the channel's stream interceptor. The timeout bounds opening
-// the stream: picking an endpoint, connecting and retries; the stream
-// then lives as long as the caller's context. A stream is retried only
-// while it is being opened, before any message was sent on it.
-func (ch *channel) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	c, ctx := ch.newCall(ctx, method, true)
-	ctx = c.startCall(ctx, ch.d.observer(), ch.d.cfg.Service)
-	open, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	if err := c.fault(open); err != nil {
-		c.endCall(ctx, err)
-		return nil, err
-	}
-	c.dest.budget.Deposit()
-	opts = opts[:len(opts):len(opts)]
-	var avoid *resilience.Endpoint
-	for n := 1; ; n++ {
-		a := c.newAttempt(ctx.Done(), avoid)
-		sctx, scancel := context.WithCancel(context.WithValue(ctx, attemptKey{}, a))
-		sctx, observed, aopts := c.startAttempt(sctx, false, opts)
-		var end *streamEnd
-		if c.obs != nil {
-			// An observed call ends when the stream the caller gets ends.
-			end = &streamEnd{}
-			aopts = append(aopts, grpc.OnFinish(func(err error) {
-				scancel()
-				if end.finish(err) {
-					c.endCall(ctx, err)
-				}
-			}))
-		} else {
-			aopts = append(aopts, grpc.OnFinish(func(error) { scancel() }))
-		}
-		stop := context.AfterFunc(open, scancel)
-		cs, err := streamer(sctx, desc, cc, method, aopts...)
-		if !stop() && ctx.Err() == nil {
-			// The timeout ran out while the stream was being opened.
-			scancel()
-			err = status.Errorf(codes.DeadlineExceeded, "weft: %s: opening a stream: no answer within the timeout of %v", c.dest.service, c.timeout)
-			c.endStream(ctx, sctx, observed, end, a, err, true)
-			return nil, err
-		}
-		if err == nil {
-			if end != nil {
-				c.endAttempt(sctx, observed, a, nil, false, false)
-				if finished, ferr := end.opened(); finished {
-					c.endCall(ctx, ferr)
-				}
-			}
-			return cs, nil
-		}
-		c.endAttempt(sctx, observed, a, err, false, ctx.Err() == context.Canceled)
-		if end != nil {
-			end.refuse()
-		}
-		ep, o, retryAfter, ok := c.judge(ctx, a, err, false)
-		if !ok || !c.worthRetrying(ctx, n, o) {
-			c.endCall(ctx, err)
-			return nil, err
-		}
-		wait, ok := c.policy.Backoff.Pause(n, retryAfter, time.Now(), nil)
-		if !ok || !timeLeft(open, wait) || !c.withdraw() {
-			c.endCall(ctx, err)
-			return nil, err
-		}
-		if err := sleep(open, wait); err != nil {
-			err = status.FromContextError(err).Err()
-			c.endCall(ctx, err)
-			return nil, err
-		}
-		avoid = ep
-	}
-}
-
-// endStream ends an observed stream call whose attempt failed with err.
-func (c *call) endStream(ctx, actx context.Context, observed *observedAttempt, end *streamEnd, a *attempt, err error, timedOut bool) {
-	if end == nil {
-		return
-	}
-	end.refuse()
-	c.endAttempt(actx, observed, a, err, timedOut, false)
-	c.endCall(ctx, err)
-}
-
-// withdraw takes a retry or hedge from the destination's budget, noting
-// for the observer when the budget refuses.
-func (c *call) withdraw() bool {
-	if c.dest.budget.TryWithdraw() {
-		return true
-	}
-	if c.obs != nil {
-		c.rec.BudgetExhausted = true
-	}
-	return false
+	endAttempt(actx, t, observed, res.Outcome, err, r.received)
+	return res
 }
 
 // errEndedEarly replaces the bare io.EOF grpc-go returns for a unary call
@@ -331,23 +202,98 @@ func (c *call) withdraw() bool {
 // the call, so it is not retried unless idempotent.
 var errEndedEarly = status.Error(codes.Unavailable, "weft: the call's stream ended before its response")
 
-// timeLeft reports whether a retry after wait still has time to run.
-func timeLeft(ctx context.Context, wait time.Duration) bool {
-	deadline, ok := ctx.Deadline()
-	return !ok || time.Until(deadline) > wait
+// stream is the channel's stream interceptor. The timeout bounds opening
+// the stream: picking an endpoint, connecting and retries; the stream
+// then lives as long as the caller's context. A stream is retried only
+// while it is being opened, before any message was sent on it.
+func (ch *channel) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	c, ctx := ch.begin(ctx, method)
+	open, cancel := c.WithDeadline(ctx)
+	defer cancel()
+	if err := fault(open, c); err != nil {
+		c.End(int(status.Code(err)), err)
+		return nil, err
+	}
+	s := &streamCall{open: open, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts[:len(opts):len(opts)], call: c}
+	t, res := engine.Run(ctx, open, c, s, nil, false)
+	if res.Err != nil {
+		if t != nil {
+			t.Release()
+		}
+		err := statusError(res.Err)
+		c.End(int(status.Code(err)), err)
+		return nil, err
+	}
+	opened := res.Value.(*openedStream)
+	if opened.end != nil {
+		if finished, ferr := opened.end.opened(); finished {
+			c.End(int(status.Code(ferr)), ferr)
+		}
+	}
+	return opened.cs, nil
 }
 
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// streamCall is the engine's [engine.Attempter] for opening a stream.
+type streamCall struct {
+	open     context.Context // bounded by the timeout
+	desc     *grpc.StreamDesc
+	cc       *grpc.ClientConn
+	method   string
+	streamer grpc.Streamer
+	opts     []grpc.CallOption
+	call     *engine.Call
 }
+
+// openedStream is what an attempt that opened its stream returns.
+type openedStream struct {
+	cs  grpc.ClientStream
+	end *streamEnd // nil when the call is not observed
+}
+
+// Attempt opens the stream on an endpoint the balancer picks with the
+// engine. The stream's context lives until the stream finishes; its
+// endpoint's verdict comes then.
+func (s *streamCall) Attempt(ctx context.Context, t *engine.Try) engine.Result[any] {
+	a := &attempt{try: t, stream: true}
+	sctx, scancel := context.WithCancel(context.WithValue(ctx, attemptKey{}, a))
+	sctx, observed, opts := startAttempt(sctx, t, s.opts)
+	var end *streamEnd
+	if s.call.Observed() {
+		// An observed call ends when the stream the caller gets ends.
+		end = &streamEnd{}
+		c := s.call
+		opts = append(opts, grpc.OnFinish(func(err error) {
+			scancel()
+			if end.finish(err) {
+				c.End(int(status.Code(err)), err)
+			}
+		}))
+	} else {
+		opts = append(opts, grpc.OnFinish(func(error) { scancel() }))
+	}
+	stop := context.AfterFunc(s.open, scancel)
+	cs, err := s.streamer(sctx, s.desc, s.cc, s.method, opts...)
+	if !stop() && ctx.Err() == nil {
+		// The timeout ran out while the stream was being opened.
+		scancel()
+		err = status.Errorf(codes.DeadlineExceeded, "weft: %s: opening a stream: no answer within the timeout of %v", s.call.Destination().Service, s.call.Timeout())
+		end.refuse()
+		return judge(sctx, t, a, observed, nil, err, true)
+	}
+	if err != nil {
+		end.refuse()
+		return judge(sctx, t, a, observed, nil, err, false)
+	}
+	endAttempt(sctx, t, observed, retryOutcomeOK, nil, true)
+	return engine.Result[any]{Value: &openedStream{cs: cs, end: end}, Outcome: retryOutcomeOK}
+}
+
+var retryOutcomeOK = retry.Outcome{Status: http.StatusOK}
+
+// Discard implements [engine.Attempter]: a stream that failed to open
+// holds nothing.
+func (s *streamCall) Discard(*engine.Try, engine.Result[any]) {}
+
+// Rewind implements [engine.Attempter]: nothing was sent on a stream that
+// failed to open.
+func (s *streamCall) Rewind() bool { return true }

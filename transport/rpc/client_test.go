@@ -12,18 +12,18 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/weftmesh/weft/examples/grpc/shoppb"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/resilience/breaker"
 	"github.com/weftmesh/weft/resilience/retry"
-	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/route"
 	"github.com/weftmesh/weft/transport/rpc"
 )
 
-func routing(dc transport.DestinationConfig, routes map[string]route.Config) transport.Routing {
+func routing(dc engine.DestinationConfig, routes map[string]route.Config) engine.Routing {
 	if dc.Timeout == 0 {
 		dc.Timeout = 2 * time.Second
 	}
-	return transport.Routing{Default: dc, Routes: routes}
+	return engine.Routing{Default: dc.WithDefaults(), Routes: routes}
 }
 
 func TestUnprocessedCallIsRetriedAndServedOnce(t *testing.T) {
@@ -34,7 +34,7 @@ func TestUnprocessedCallIsRetriedAndServedOnce(t *testing.T) {
 	cat.put(instance("n1", "payments", refuser1, ""))
 	cat.put(instance("n2", "payments", refuser2, ""))
 	cat.put(instance("n3", "payments", serve(t, rpc.Config{}, good), ""))
-	d := dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{
+	d := dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{
 		LoadBalancer: "round_robin",
 		Retries:      &retry.Config{Attempts: 3},
 	}, nil))
@@ -61,7 +61,7 @@ func TestProcessedCallIsNeverDuplicated(t *testing.T) {
 	cat := newCatalog()
 	p := &payments{name: "b0", fail: status.Error(codes.Unavailable, "backend overloaded")}
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{}, p), ""))
-	d := dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{
+	d := dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{
 		Retries: &retry.Config{Attempts: 3, On: []string{retry.OnConnectFailure, retry.On5xx}},
 	}, map[string]route.Config{"payments": {Routes: []route.Route{
 		{Name: "quotes", Match: route.Match{Path: "/shop.Payments/Quote"}, Idempotent: true},
@@ -99,7 +99,7 @@ func TestNoRetryMarkKeepsOneAttempt(t *testing.T) {
 	cat := newCatalog()
 	p := &payments{name: "b0", fail: status.Error(codes.Unavailable, "down")}
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{}, p), ""))
-	d := dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{Retries: &retry.Config{Attempts: 3}},
+	d := dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{Retries: &retry.Config{Attempts: 3}},
 		map[string]route.Config{"payments": {Routes: []route.Route{{Match: route.Match{PathPrefix: "/"}, Idempotent: true}}}}))
 	pc := dial(t, d, "payments")
 	// A caller up the chain retries: this hop tries once.
@@ -113,7 +113,7 @@ func TestNoRetryMarkKeepsOneAttempt(t *testing.T) {
 
 func TestNoEndpointIsUnavailable(t *testing.T) {
 	cat := newCatalog()
-	d := dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{}, nil))
+	d := dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{}, nil))
 	pc := dial(t, d, "payments")
 	start := time.Now()
 	_, err := pc.Charge(context.Background(), &shoppb.ChargeRequest{})
@@ -137,7 +137,7 @@ func TestTimeoutIsDeadlineExceededAndTravels(t *testing.T) {
 	cat := newCatalog()
 	slow := &payments{name: "slow", delay: time.Second}
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{}, slow), ""))
-	d := dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{Timeout: 150 * time.Millisecond}, nil))
+	d := dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{Timeout: 150 * time.Millisecond}, nil))
 	pc := dial(t, d, "payments")
 	start := time.Now()
 	_, err := pc.Charge(context.Background(), &shoppb.ChargeRequest{})
@@ -161,7 +161,7 @@ func TestHedgedCallWinsOverASlowBackend(t *testing.T) {
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{}, slow), ""))
 	cat.put(instance("n2", "payments", serve(t, rpc.Config{}, fast), ""))
 	hedge := &retry.HedgeConfig{Delay: 20 * time.Millisecond}
-	d := dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{LoadBalancer: "round_robin"},
+	d := dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{LoadBalancer: "round_robin"},
 		map[string]route.Config{"payments": {Routes: []route.Route{
 			{Name: "quotes", Match: route.Match{Path: "/shop.Payments/Quote"}, Idempotent: true, Hedge: hedge},
 			{Name: "rest", Match: route.Match{PathPrefix: "/shop.Payments/"}, Hedge: hedge},
@@ -202,7 +202,7 @@ func TestRoutesMatchMethodAndMetadataAndSplitBySubset(t *testing.T) {
 	v2 := &payments{name: "v2"}
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{}, v1), "v1"))
 	cat.put(instance("n2", "payments", serve(t, rpc.Config{}, v2), "v2"))
-	d := dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{},
+	d := dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{},
 		map[string]route.Config{"payments": {
 			Subsets: map[string]route.Subset{"v1": {Version: "v1"}, "v2": {Version: "v2"}},
 			Routes: []route.Route{
@@ -233,7 +233,7 @@ func TestInjectedAbortUsesTheStatusCode(t *testing.T) {
 	cat := newCatalog()
 	p := &payments{name: "b0"}
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{}, p), ""))
-	d := dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{},
+	d := dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{},
 		map[string]route.Config{"payments": {Routes: []route.Route{
 			{Match: route.Match{Path: "/shop.Payments/Charge"}, Fault: &route.Fault{Abort: &route.FaultAbort{Status: 503, Percent: 100}}},
 		}}}))
@@ -253,7 +253,7 @@ func TestBreakerCountsStreamsWhenTheyEnd(t *testing.T) {
 	good := &payments{name: "good"}
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{}, bad), ""))
 	cat.put(instance("n2", "payments", serve(t, rpc.Config{}, good), ""))
-	d := dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{
+	d := dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{
 		LoadBalancer:   "round_robin",
 		CircuitBreaker: &breaker.Config{ConsecutiveFailures: 3, OpenFor: time.Minute},
 	}, nil))
@@ -294,7 +294,7 @@ func TestBreakerCountsStreamsWhenTheyEnd(t *testing.T) {
 }
 
 func TestDialRejectsBadServiceNames(t *testing.T) {
-	d := rpc.NewDialer(rpc.Config{}, newCatalog())
+	d := rpc.NewDialer(engine.New(engine.Config{}))
 	defer d.Close()
 	for _, name := range []string{"", "Payments", "pay ments", "payments:443", "-x"} {
 		if cc, err := d.Dial(name); err == nil {
@@ -314,7 +314,7 @@ func TestMirrorSendsACopyToTheSubset(t *testing.T) {
 	shadow := &payments{name: "shadow", delay: 300 * time.Millisecond}
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{}, live), "v1"))
 	cat.put(instance("n2", "payments", serve(t, rpc.Config{}, shadow), "shadow"))
-	d := dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{},
+	d := dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{},
 		map[string]route.Config{"payments": {
 			Subsets: map[string]route.Subset{"v1": {Version: "v1"}, "shadow": {Version: "shadow"}},
 			Routes: []route.Route{

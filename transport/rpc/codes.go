@@ -6,7 +6,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/weftmesh/weft/resilience/outlier"
 	"github.com/weftmesh/weft/resilience/retry"
 )
 
@@ -116,24 +115,4 @@ func (r result) outcome(timedOut bool) retry.Outcome {
 		return retry.Outcome{Failure: retry.Timeout}
 	}
 	return retry.Outcome{Failure: retry.Reset}
-}
-
-// failed reports whether an outcome counts as a failure for retries: a
-// failure without response, a 5xx or a 429.
-func failed(o retry.Outcome) bool {
-	return o.Failure != retry.NoFailure || o.Status >= 500 || o.Status == 429
-}
-
-// healthy reports whether an outcome speaks well of the endpoint, as
-// breakers and ejection judge it: a 429 is the server pacing this caller,
-// not a failing endpoint.
-func healthy(o retry.Outcome) bool {
-	return o.Failure == retry.NoFailure && o.Status < 500
-}
-
-func outlierOutcome(o retry.Outcome) outlier.Outcome {
-	if o.Failure != retry.NoFailure {
-		return outlier.ConnectFailure
-	}
-	return outlier.FromStatus(o.Status)
 }

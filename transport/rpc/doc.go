@@ -3,33 +3,35 @@
 // the same policy and with the same meaning.
 //
 // Client side, a [Dialer] makes channels ([grpc.ClientConn]) to mesh
-// services. Each channel has:
+// services, each a thin adapter over the node's client engine
+// (internal/engine), which HTTP clients share: one retry budget, one set of
+// breakers and one outlier detector per destination. Each channel has:
 //
-//   - its own resolver, fed from the catalog (no global resolver scheme is
-//     registered): it lists the service's ready instances that publish a
-//     "grpc" endpoint;
+//   - its own resolver, fed from the engine's snapshots of the service (no
+//     global resolver scheme is registered): it lists the service's ready
+//     instances that publish a "grpc" endpoint;
 //   - the Weft balancer, registered under [BalancerName], built on grpc-go's
 //     endpoint API: an endpointsharding balancer with one pick_first child
 //     per endpoint, so that every member gets its own connection as soon
-//     as it is ready, and a picker that hands the choice among the READY
-//     children to the resilience.Picker the policy's loadBalancer names;
-//     breakers and outlier ejection take endpoints out of picking, and a
-//     stream's outcome reaches its endpoint's breaker when the stream ends;
+//     as it is ready, and a picker that lets the engine choose among the
+//     READY children (the policy's balancer, the route's subset, breakers
+//     and outlier ejection); a stream's outcome reaches the engine's
+//     verdict on its endpoint when the stream ends;
 //   - transport credentials that follow the service's mTLS mode and check
 //     that the server presents the service's SPIFFE ID;
-//   - interceptors that apply the policy's routes (matched on the full
-//     method name and the outgoing metadata, as an HTTP request with
-//     method POST, path = full method name and headers = metadata),
-//     timeouts, faults, mirrors (of unary calls), retries and hedges with
-//     HTTP's safety rules, retry budget and hop marker. grpc-go's own
-//     retries are disabled on these channels so that the two never stack.
-//     A stream is retried only while it is being opened, never after its
-//     first message, and the timeout bounds opening it: the stream then
-//     lives as long as the caller's context. When [Config.Observer] returns
-//     an observer (the router's), every call and each of its attempts is
-//     reported to it as HTTP calls are: each attempt carries trace context
-//     of its own in its outgoing metadata, and a stream's call ends when
-//     the stream does. Statuses are gRPC codes.
+//   - interceptors that run every call through the engine: routes (matched
+//     on the full method name and the outgoing metadata, as an HTTP
+//     request with method POST, path = full method name and headers =
+//     metadata), timeouts, faults, mirrors (of unary calls), retries and
+//     hedges with HTTP's safety rules, the retry budget and the hop
+//     marker. grpc-go's own retries are disabled on these channels so that
+//     the two never stack. A stream is retried only while it is being
+//     opened, never after its first message, and the timeout bounds
+//     opening it: the stream then lives as long as the caller's context.
+//     The engine's observer sees every call and each of its attempts as
+//     it sees HTTP calls: each attempt carries trace context of its own in
+//     its outgoing metadata, and a stream's call ends when the stream
+//     does. Statuses are gRPC codes.
 //
 // Server side, [ServerOptions] returns the credentials and interceptors of
 // a mesh server: mutual TLS (and plaintext too in permissive mode), the

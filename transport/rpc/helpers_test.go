@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/examples/grpc/shoppb"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/observe"
 	"github.com/weftmesh/weft/transport/rpc"
 )
 
@@ -91,7 +94,7 @@ func (c *catalog) publishLocked() {
 func instance(node, service, addr, version string) *discovery.Instance {
 	return &discovery.Instance{
 		Node: node, Service: service, Version: version, Weight: 1, State: discovery.StateReady,
-		Endpoints: []discovery.Endpoint{{Protocol: rpc.Protocol, Addr: addr}},
+		Endpoints: []discovery.Endpoint{{Protocol: "grpc", Addr: addr}},
 	}
 }
 
@@ -184,14 +187,29 @@ func serve(t *testing.T, cfg rpc.Config, impl shoppb.PaymentsServer) string {
 	return l.Addr().String()
 }
 
-// dialer returns a dialer over cat with routing rt, closed at cleanup.
-func dialer(t *testing.T, cat rpc.Catalog, cfg rpc.Config, rt transport.Routing) *rpc.Dialer {
+// clientConfig describes the calling node of a test's dialer.
+type clientConfig struct {
+	Service   string
+	ClientTLS func(service string) *tls.Config
+	Observer  func() observe.CallObserver
+}
+
+// dialer returns a dialer over a client engine that follows cat, with
+// routing rt, closed at cleanup.
+func dialer(t *testing.T, cat *catalog, cfg clientConfig, rt engine.Routing) *rpc.Dialer {
 	t.Helper()
-	d := rpc.NewDialer(cfg, cat)
-	if err := d.UpdateRouting(rt); err != nil {
+	e := engine.New(engine.Config{Source: cfg.Service, TLS: cfg.ClientTLS})
+	if cfg.Observer != nil {
+		e.SetObserver(cfg.Observer())
+	}
+	if err := e.UpdateRouting(rt); err != nil {
 		t.Fatal(err)
 	}
+	e.UpdateCatalog(cat.View())
+	t.Cleanup(cat.Subscribe(e.UpdateCatalog))
+	d := rpc.NewDialer(e)
 	t.Cleanup(d.Close)
+	t.Cleanup(e.Close)
 	return d
 }
 

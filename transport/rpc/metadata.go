@@ -8,17 +8,17 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/resilience/ringhash"
-	"github.com/weftmesh/weft/transport"
 )
 
 // Metadata keys: the HTTP headers of the same meaning, in the lower case
 // gRPC metadata uses, so that a gateway that copies headers into metadata
 // (or back) keeps them working.
 var (
-	sourceKey      = strings.ToLower(transport.SourceHeader)
+	sourceKey      = strings.ToLower(engine.SourceHeader)
 	ownerKey       = strings.ToLower(retry.OwnerHeader)
 	timeoutKey     = strings.ToLower(retry.TimeoutHeader)
 	idempotencyKey = strings.ToLower(retry.IdempotencyKeyHeader)

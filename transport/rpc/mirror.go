@@ -6,6 +6,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/weftmesh/weft/internal/engine"
 )
 
 // mirrorKey marks the context of a mirrored copy with the subset it goes
@@ -20,21 +22,19 @@ const mirrorHeader = "weft-mirror"
 // reply is discarded and it never slows the real call. Only protobuf
 // requests are copied (the caller may reuse its request once the call
 // returns).
-func (c *call) mirror(ctx context.Context, d *Dialer, subset string, req any, reply proto.Message, cc *grpc.ClientConn) {
+func (ch *channel) mirror(ctx context.Context, c *engine.Call, method, subset string, req any, reply proto.Message, cc *grpc.ClientConn) {
 	m, ok := req.(proto.Message)
 	if !ok {
 		return
 	}
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
-	done, ok := d.mirrors.Add(cancel)
+	mctx, done, ok := c.StartMirror(ctx, c.Timeout())
 	if !ok {
-		cancel()
 		return
 	}
 	copyReq, copyReply := proto.Clone(m), reply.ProtoReflect().New().Interface()
 	mctx = metadata.AppendToOutgoingContext(context.WithValue(mctx, mirrorKey{}, subset), mirrorHeader, "1")
 	go func() {
 		defer done()
-		_ = cc.Invoke(mctx, c.method, copyReq, copyReply)
+		_ = cc.Invoke(mctx, method, copyReq, copyReply)
 	}()
 }

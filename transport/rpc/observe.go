@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -13,139 +14,62 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/resilience/retry"
-	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/observe"
 )
-
-// observer returns the observer of the dialer's calls, or nil.
-func (d *Dialer) observer() transport.CallObserver {
-	if d.cfg.Observer == nil {
-		return nil
-	}
-	return d.cfg.Observer()
-}
-
-// startCall tells obs that c starts and returns the context its attempts
-// start from. Mirrored copies are not observed, as on the HTTP path.
-func (c *call) startCall(ctx context.Context, obs transport.CallObserver, source string) context.Context {
-	if obs == nil || c.mirrored {
-		return ctx
-	}
-	c.obs = obs
-	c.rec = &transport.CallInfo{
-		Protocol: transport.ProtocolGRPC, Source: source, Destination: c.dest.service,
-		Method: c.method, Route: c.route.Name(), Subset: c.subset, Start: time.Now(),
-	}
-	return obs.StartCall(ctx, c.rec)
-}
-
-// endCall tells the observer that the call ended with err; ctx is what
-// startCall returned. Any code but OK counts as the call's error, so that
-// the routing history and the access log say what went wrong.
-func (c *call) endCall(ctx context.Context, err error) {
-	if c.obs == nil {
-		return
-	}
-	c.rec.Status = int(status.Code(err))
-	c.rec.Err = err
-	c.rec.End = time.Now()
-	c.obs.EndCall(ctx, c.rec)
-}
 
 // observedAttempt is what the observer is told of one attempt, and where
 // it writes the attempt's trace context.
 type observedAttempt struct {
-	info    transport.AttemptInfo
 	carrier mdCarrier
 	peer    peer.Peer // filled in by gRPC once the attempt's stream exists
 }
 
-// startAttempt tells the observer that attempt a starts and returns its
-// context, carrying the trace context the observer wrote as the attempt's
-// own outgoing metadata, and the call options that report its peer. The
-// endpoint is not known yet (the balancer picks it within the attempt):
-// it is set when the attempt ends. It runs on the call's goroutine.
-func (c *call) startAttempt(ctx context.Context, hedge bool, opts []grpc.CallOption) (context.Context, *observedAttempt, []grpc.CallOption) {
-	if c.obs == nil {
+// startAttempt tells the observer, if any, that attempt t starts and
+// returns its context, carrying the trace context the observer wrote as
+// the attempt's own outgoing metadata, and the call options that report
+// its peer. The endpoint is not known yet (the balancer picks it within
+// the attempt): the engine fills it in when the attempt ends.
+func startAttempt(ctx context.Context, t *engine.Try, opts []grpc.CallOption) (context.Context, *observedAttempt, []grpc.CallOption) {
+	if !t.Call().Observed() {
 		return ctx, nil, opts
 	}
-	c.rec.Attempts++
-	if hedge {
-		c.rec.Hedges++
+	o := &observedAttempt{}
+	o.carrier.shared, _ = metadata.FromOutgoingContext(ctx)
+	ctx = t.Observe(ctx, nil, &o.carrier)
+	if len(o.carrier.own) > 0 {
+		ctx = setOutgoing(ctx, o.carrier.own)
 	}
-	t := &observedAttempt{}
-	t.carrier.shared, _ = metadata.FromOutgoingContext(ctx)
-	t.info = transport.AttemptInfo{N: c.rec.Attempts, Hedge: hedge, Start: time.Now(), Carrier: &t.carrier}
-	ctx = c.obs.StartAttempt(ctx, c.rec, &t.info)
-	t.info.Carrier = nil
-	if len(t.carrier.own) > 0 {
-		ctx = setOutgoing(ctx, t.carrier.own)
-	}
-	return ctx, t, append(opts[:len(opts):len(opts)], grpc.Peer(&t.peer))
+	return ctx, o, append(opts[:len(opts):len(opts)], grpc.Peer(&o.peer))
 }
 
-// endAttempt tells the observer how attempt a, observed as t, ended with
-// err and keeps its record; cancelled says that the call or a winning
-// hedge ended it. ctx is what startAttempt returned.
-func (c *call) endAttempt(ctx context.Context, t *observedAttempt, a *attempt, err error, timedOut, cancelled bool) {
-	if t == nil {
+// endAttempt tells the observer how attempt t, observed as o, ended with
+// err and outcome; received reports that the server answered with err's
+// status. ctx is what startAttempt returned.
+func endAttempt(ctx context.Context, t *engine.Try, o *observedAttempt, outcome retry.Outcome, err error, received bool) {
+	if o == nil {
 		return
 	}
-	ep, r, _ := a.outcome()
-	if r.err == nil {
-		r.err = err
+	f := engine.Finish{Outcome: outcome}
+	if tls, ok := o.peer.AuthInfo.(credentials.TLSInfo); ok {
+		f.TLS = &tls.State
 	}
-	info := &t.info
-	info.End = time.Now()
-	if ep != nil {
-		info.Endpoint, info.Node = ep.Addr, ep.Node
-	}
-	if tls, ok := t.peer.AuthInfo.(credentials.TLSInfo); ok {
-		info.TLS = &tls.State
-	}
-	if !cancelled {
-		// The call's answer is its latest attempt's that was not cut.
-		c.rec.Endpoint, c.rec.TLS = info.Endpoint, info.TLS
-	}
-	if err == nil || r.received {
-		info.Status = int(status.Code(err))
+	if err == nil || received {
+		f.Status = int(status.Code(err))
 	} else {
-		info.Err = err
+		f.Err = err
 	}
-	info.Outcome = attemptOutcome(ep != nil, r, err, timedOut, cancelled)
-	c.rec.RecordAttempt(info)
-	c.obs.EndAttempt(ctx, c.rec, info)
+	// A caller that gave up, or a winning hedge, cancelled the attempt;
+	// a passed deadline is a timeout.
+	f.Abandoned = t.Lost() || errors.Is(t.CallErr(), context.Canceled) || status.Code(err) == codes.Canceled
+	if f.Outcome.Failure == retry.Reset && errors.Is(t.CallErr(), context.DeadlineExceeded) {
+		f.Outcome.Failure = retry.Timeout
+	}
+	t.Finish(ctx, f)
 }
 
-// attemptOutcome names how an attempt ended, in the terms of
-// [transport.AttemptInfo.Outcome].
-func attemptOutcome(picked bool, r result, err error, timedOut, cancelled bool) string {
-	if err == nil {
-		return "ok"
-	}
-	if cancelled || status.Code(err) == codes.Canceled {
-		return "cancelled"
-	}
-	if !picked {
-		return "connect-failure"
-	}
-	o := r.outcome(timedOut)
-	switch {
-	case o.Failure == retry.ConnectFailure:
-		return "connect-failure"
-	case o.Failure == retry.Timeout:
-		return "timeout"
-	case o.Failure != retry.NoFailure:
-		return "reset"
-	case failed(o):
-		return "error"
-	}
-	// A status the retry policy does not count as failed (NotFound,
-	// InvalidArgument...) is an answer, as a 4xx is on the HTTP path.
-	return "ok"
-}
-
-// mdCarrier is an attempt's [transport.Carrier]: it reads the call's
+// mdCarrier is an attempt's [observe.Carrier]: it reads the call's
 // outgoing metadata and keeps what the observer writes apart, as
 // key-value pairs, so that each attempt sends trace context of its own.
 type mdCarrier struct {
@@ -187,7 +111,7 @@ func (m *mdCarrier) Keys() []string {
 	return keys
 }
 
-// incomingCarrier adapts a call's incoming metadata to [transport.Carrier],
+// incomingCarrier adapts a call's incoming metadata to [observe.Carrier],
 // for the server's observer to read the caller's trace context.
 type incomingCarrier metadata.MD
 
@@ -246,7 +170,7 @@ func (s *streamEnd) refuse() {
 // to end with endInbound; the observer is nil when the call is not
 // observed. Health checks are not: they are the mesh's, not the service's
 // traffic.
-func (s *server) observeInbound(ctx context.Context, fullMethod string) (context.Context, transport.InboundObserver, *transport.InboundInfo) {
+func (s *server) observeInbound(ctx context.Context, fullMethod string) (context.Context, observe.InboundObserver, *observe.InboundInfo) {
 	if s.in == nil || strings.HasPrefix(fullMethod, healthPrefix) {
 		return ctx, nil, nil
 	}
@@ -255,7 +179,7 @@ func (s *server) observeInbound(ctx context.Context, fullMethod string) (context
 		return ctx, nil, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	info := &transport.InboundInfo{Protocol: transport.ProtocolGRPC, Method: fullMethod, Start: time.Now(), Carrier: incomingCarrier(md)}
+	info := &observe.InboundInfo{Protocol: observe.ProtocolGRPC, Method: fullMethod, Start: time.Now(), Carrier: incomingCarrier(md)}
 	ctx = obs.StartInbound(ctx, info)
 	info.Carrier = nil
 	return ctx, obs, info
@@ -263,7 +187,7 @@ func (s *server) observeInbound(ctx context.Context, fullMethod string) (context
 
 // endInbound tells obs that the call observed as info ended with err;
 // ctx is what StartInbound returned.
-func endInbound(ctx context.Context, obs transport.InboundObserver, info *transport.InboundInfo, err error) {
+func endInbound(ctx context.Context, obs observe.InboundObserver, info *observe.InboundInfo, err error) {
 	info.End = time.Now()
 	info.Status = int(status.Code(err))
 	if p, ok := peer.FromContext(ctx); ok {

@@ -12,8 +12,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/weftmesh/weft/examples/grpc/shoppb"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/observe"
 	"github.com/weftmesh/weft/transport/route"
 	"github.com/weftmesh/weft/transport/rpc"
 )
@@ -30,55 +32,55 @@ type callRecord struct {
 type recorder struct {
 	mu       sync.Mutex
 	calls    []callRecord
-	attempts []transport.AttemptInfo
+	attempts []observe.AttemptInfo
 	starts   int
-	inbound  []transport.InboundInfo
+	inbound  []observe.InboundInfo
 	carried  []string // the traceparent each inbound call arrived with
 }
 
-func (r *recorder) StartCall(ctx context.Context, c *transport.CallInfo) context.Context {
+func (r *recorder) StartCall(ctx context.Context, c *observe.CallInfo) context.Context {
 	r.mu.Lock()
 	r.starts++
 	r.mu.Unlock()
 	return ctx
 }
 
-func (r *recorder) StartAttempt(ctx context.Context, c *transport.CallInfo, a *transport.AttemptInfo) context.Context {
+func (r *recorder) StartAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) context.Context {
 	a.Carrier.Set("Traceparent", fmt.Sprintf("attempt-%d", a.N))
 	return ctx
 }
 
-func (r *recorder) EndAttempt(ctx context.Context, c *transport.CallInfo, a *transport.AttemptInfo) {
+func (r *recorder) EndAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) {
 	r.mu.Lock()
 	r.attempts = append(r.attempts, *a)
 	r.mu.Unlock()
 }
 
-func (r *recorder) EndCall(ctx context.Context, c *transport.CallInfo) {
+func (r *recorder) EndCall(ctx context.Context, c *observe.CallInfo) {
 	r.mu.Lock()
 	r.calls = append(r.calls, callRecord{Protocol: c.Protocol, Source: c.Source, Destination: c.Destination,
 		Method: c.Method, Route: c.Route, Attempts: c.Attempts, Status: c.Status, Err: c.Err, Endpoint: c.Endpoint})
 	r.mu.Unlock()
 }
 
-func (r *recorder) StartInbound(ctx context.Context, in *transport.InboundInfo) context.Context {
+func (r *recorder) StartInbound(ctx context.Context, in *observe.InboundInfo) context.Context {
 	r.mu.Lock()
 	r.carried = append(r.carried, in.Carrier.Get("traceparent"))
 	r.mu.Unlock()
 	return ctx
 }
 
-func (r *recorder) EndInbound(ctx context.Context, in *transport.InboundInfo) {
+func (r *recorder) EndInbound(ctx context.Context, in *observe.InboundInfo) {
 	r.mu.Lock()
 	r.inbound = append(r.inbound, *in)
 	r.mu.Unlock()
 }
 
-func (r *recorder) snapshot() ([]callRecord, []transport.AttemptInfo, []transport.InboundInfo, []string, int) {
+func (r *recorder) snapshot() ([]callRecord, []observe.AttemptInfo, []observe.InboundInfo, []string, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]callRecord(nil), r.calls...), append([]transport.AttemptInfo(nil), r.attempts...),
-		append([]transport.InboundInfo(nil), r.inbound...), append([]string(nil), r.carried...), r.starts
+	return append([]callRecord(nil), r.calls...), append([]observe.AttemptInfo(nil), r.attempts...),
+		append([]observe.InboundInfo(nil), r.inbound...), append([]string(nil), r.carried...), r.starts
 }
 
 // TestObservedRetry sends calls, some of which a failing backend answers
@@ -94,8 +96,8 @@ func TestObservedRetry(t *testing.T) {
 	good := serve(t, rpc.Config{Inbound: in}, &payments{name: "good"})
 	cat.put(instance("n1", "payments", bad, ""))
 	cat.put(instance("n2", "payments", good, ""))
-	d := dialer(t, cat, rpc.Config{Service: "checkout", Observer: func() transport.CallObserver { return rec }},
-		routing(transport.DestinationConfig{LoadBalancer: "round_robin", Retries: &retry.Config{Attempts: 3}},
+	d := dialer(t, cat, clientConfig{Service: "checkout", Observer: func() observe.CallObserver { return rec }},
+		routing(engine.DestinationConfig{LoadBalancer: "round_robin", Retries: &retry.Config{Attempts: 3}},
 			map[string]route.Config{"payments": {Routes: []route.Route{{Name: "charge", Match: route.Match{Path: "/shop.Payments/Charge"}, Idempotent: true}}}}))
 	pc := dial(t, d, "payments")
 
@@ -126,7 +128,7 @@ func TestObservedRetry(t *testing.T) {
 	total := 0
 	for _, c := range calls {
 		total += c.Attempts
-		if c.Protocol != transport.ProtocolGRPC || c.Source != "checkout" || c.Destination != "payments" ||
+		if c.Protocol != observe.ProtocolGRPC || c.Source != "checkout" || c.Destination != "payments" ||
 			c.Method != "/shop.Payments/Charge" || c.Route != "charge" || c.Status != int(codes.OK) || c.Err != nil || c.Endpoint != good {
 			t.Errorf("call %+v", c)
 		}
@@ -162,7 +164,7 @@ func TestObservedRetry(t *testing.T) {
 	got := map[string]int{}
 	for i, tp := range carried {
 		got[tp]++
-		if inbound[i].Source != "checkout" || inbound[i].Protocol != transport.ProtocolGRPC || inbound[i].Method != "/shop.Payments/Charge" || inbound[i].Status != 0 {
+		if inbound[i].Source != "checkout" || inbound[i].Protocol != observe.ProtocolGRPC || inbound[i].Method != "/shop.Payments/Charge" || inbound[i].Status != 0 {
 			t.Errorf("server call %+v", inbound[i])
 		}
 	}
@@ -186,8 +188,8 @@ func TestObservedFailures(t *testing.T) {
 	in.SetObserver(rec)
 	cat := newCatalog()
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{Inbound: in}, &payments{name: "p", fail: status.Error(codes.NotFound, "no such order")}), ""))
-	d := dialer(t, cat, rpc.Config{Service: "checkout", Observer: func() transport.CallObserver { return rec }},
-		routing(transport.DestinationConfig{}, nil))
+	d := dialer(t, cat, clientConfig{Service: "checkout", Observer: func() observe.CallObserver { return rec }},
+		routing(engine.DestinationConfig{}, nil))
 	pc := dial(t, d, "payments")
 
 	// A caller's own traceparent is replaced by the attempt's.

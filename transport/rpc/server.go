@@ -18,6 +18,7 @@ import (
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/transport/observe"
 )
 
 // healthPrefix starts the full method names of the standard health
@@ -68,7 +69,7 @@ func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 
 // serveUnary serves a unary call; rec, when the call is observed, learns
 // who the caller is.
-func (s *server) serveUnary(ctx context.Context, rec *transport.InboundInfo, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func (s *server) serveUnary(ctx context.Context, rec *observe.InboundInfo, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	ctx, adm, cancel, err := s.admit(ctx, rec, info.FullMethod)
 	if err != nil {
 		return nil, err
@@ -96,7 +97,7 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 
 // serveStream serves a stream whose handler's context starts as ctx; rec,
 // when the call is observed, learns who the caller is.
-func (s *server) serveStream(srv any, ss grpc.ServerStream, ctx context.Context, rec *transport.InboundInfo, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+func (s *server) serveStream(srv any, ss grpc.ServerStream, ctx context.Context, rec *observe.InboundInfo, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	orig := ss.Context()
 	ctx, adm, cancel, err := s.admit(ctx, rec, info.FullMethod)
 	if err != nil {
@@ -128,7 +129,7 @@ func noCancel() {}
 // cancel function of a deadline it set, or the refusal as a status error.
 // It tells rec, when the call is observed, who the caller is: the service
 // its verified identity maps to, else the one it asserts.
-func (s *server) admit(ctx context.Context, rec *transport.InboundInfo, fullMethod string) (context.Context, transport.Admission, context.CancelFunc, error) {
+func (s *server) admit(ctx context.Context, rec *observe.InboundInfo, fullMethod string) (context.Context, transport.Admission, context.CancelFunc, error) {
 	cancel := context.CancelFunc(noCancel)
 	if v := metadata.ValueFromIncomingContext(ctx, timeoutKey); len(v) > 0 {
 		if d, err := retry.ParseTimeout(v[0]); err == nil {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/weftmesh/weft/examples/grpc/shoppb"
+	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/security"
@@ -113,7 +114,7 @@ func TestMutualTLSAuthorizationByMethod(t *testing.T) {
 	cat := newCatalog()
 	cat.put(instance("n1", "payments", addr, ""))
 
-	checkout := dial(t, dialer(t, cat, rpc.Config{Service: "checkout", ClientTLS: m.clientTLS(m.source("checkout"))}, routing(transport.DestinationConfig{}, nil)), "payments")
+	checkout := dial(t, dialer(t, cat, clientConfig{Service: "checkout", ClientTLS: m.clientTLS(m.source("checkout"))}, routing(engine.DestinationConfig{}, nil)), "payments")
 	if _, err := checkout.Charge(context.Background(), &shoppb.ChargeRequest{}); err != nil {
 		t.Fatalf("checkout's charge: %v", err)
 	}
@@ -124,7 +125,7 @@ func TestMutualTLSAuthorizationByMethod(t *testing.T) {
 		t.Error("the caller retries (attempts 2), but the handler's context is not marked")
 	}
 
-	reports := dial(t, dialer(t, cat, rpc.Config{Service: "reports", ClientTLS: m.clientTLS(m.source("reports"))}, routing(transport.DestinationConfig{}, nil)), "payments")
+	reports := dial(t, dialer(t, cat, clientConfig{Service: "reports", ClientTLS: m.clientTLS(m.source("reports"))}, routing(engine.DestinationConfig{}, nil)), "payments")
 	if _, err := reports.Quote(context.Background(), &shoppb.QuoteRequest{}); err != nil {
 		t.Fatalf("reports' quote (allowed): %v", err)
 	}
@@ -147,7 +148,7 @@ func TestWrongServerIdentityIsNeverUsed(t *testing.T) {
 	impostor := &payments{name: "orders"}
 	cat := newCatalog()
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{Service: "orders", ServerTLS: security.ServerTLS(m.source("orders"))}, impostor), ""))
-	pc := dial(t, dialer(t, cat, rpc.Config{Service: "checkout", ClientTLS: m.clientTLS(m.source("checkout"))}, routing(transport.DestinationConfig{Timeout: time.Second}, nil)), "payments")
+	pc := dial(t, dialer(t, cat, clientConfig{Service: "checkout", ClientTLS: m.clientTLS(m.source("checkout"))}, routing(engine.DestinationConfig{Timeout: time.Second}, nil)), "payments")
 	_, err := pc.Charge(context.Background(), &shoppb.ChargeRequest{})
 	if code(err) != codes.Unavailable && code(err) != codes.DeadlineExceeded {
 		t.Fatalf("charge to an impostor: %v", err)
@@ -206,7 +207,7 @@ func TestStrictRefusesPlaintextPermissiveAcceptsBoth(t *testing.T) {
 	<-p.noRetry
 	cat := newCatalog()
 	cat.put(instance("n1", "payments", addr, ""))
-	pc := dial(t, dialer(t, cat, rpc.Config{Service: "checkout", ClientTLS: m.clientTLS(m.source("checkout"))}, routing(transport.DestinationConfig{}, nil)), "payments")
+	pc := dial(t, dialer(t, cat, clientConfig{Service: "checkout", ClientTLS: m.clientTLS(m.source("checkout"))}, routing(engine.DestinationConfig{}, nil)), "payments")
 	if _, err := pc.Charge(context.Background(), &shoppb.ChargeRequest{}); err != nil {
 		t.Fatalf("mTLS charge to a permissive server: %v", err)
 	}
@@ -223,7 +224,7 @@ func TestLimitsUseTheirCodes(t *testing.T) {
 	p := &payments{name: "b0"}
 	cat := newCatalog()
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{Service: "payments", Inbound: in}, p), ""))
-	pc := dial(t, dialer(t, cat, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{}, nil)), "payments")
+	pc := dial(t, dialer(t, cat, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{}, nil)), "payments")
 	for i := range 2 {
 		if _, err := pc.Charge(context.Background(), &shoppb.ChargeRequest{}); err != nil {
 			t.Fatalf("charge %d within the burst: %v", i, err)
@@ -242,7 +243,7 @@ func TestLimitsUseTheirCodes(t *testing.T) {
 	}
 	// Another caller has its own bucket: the limit is per caller, and a
 	// Weft client names itself in weft-source.
-	other := dial(t, dialer(t, cat, rpc.Config{Service: "reports"}, routing(transport.DestinationConfig{}, nil)), "payments")
+	other := dial(t, dialer(t, cat, clientConfig{Service: "reports"}, routing(engine.DestinationConfig{}, nil)), "payments")
 	if _, err := other.Charge(context.Background(), &shoppb.ChargeRequest{}); err != nil {
 		t.Fatalf("another caller's charge: %v", err)
 	}
@@ -254,7 +255,7 @@ func TestLimitsUseTheirCodes(t *testing.T) {
 	slow := &payments{name: "slow", delay: 300 * time.Millisecond}
 	cat2 := newCatalog()
 	cat2.put(instance("n1", "payments", serve(t, rpc.Config{Service: "payments", Inbound: in2}, slow), ""))
-	pc2 := dial(t, dialer(t, cat2, rpc.Config{Service: "checkout"}, routing(transport.DestinationConfig{}, nil)), "payments")
+	pc2 := dial(t, dialer(t, cat2, clientConfig{Service: "checkout"}, routing(engine.DestinationConfig{}, nil)), "payments")
 	first := make(chan error, 1)
 	go func() {
 		_, err := pc2.Charge(context.Background(), &shoppb.ChargeRequest{})

@@ -1,17 +1,12 @@
-package transport
+package observe
 
-import (
-	"maps"
-	"slices"
-	"time"
-)
-
-// DestinationStatus is one destination service as the router's clients
-// see it, for the admin endpoint.
+// DestinationStatus is one destination service as a node's clients of one
+// protocol see it, for the admin endpoint.
 type DestinationStatus struct {
 	Service string `json:"service"`
 	// Protocol is "http" or "grpc": a service served over both has one
-	// entry for each, balanced separately.
+	// entry for each, with its own endpoints; the retry budget, breakers
+	// and outlier detection are the service's, shared by both.
 	Protocol     string `json:"protocol"`
 	LoadBalancer string `json:"loadBalancer"`
 	// Ready counts the endpoints clients balance over; Unready the
@@ -52,53 +47,4 @@ type EndpointStatus struct {
 	// Breaker is the endpoint's circuit breaker: "closed", "open" or
 	// "half-open"; "" without breakers.
 	Breaker string `json:"breaker,omitempty"`
-}
-
-// Destinations returns the state of every destination the router knows,
-// sorted by service. It takes the router's lock briefly and is meant for
-// introspection, not for the request path.
-func (r *Router) Destinations() []DestinationStatus {
-	t := r.table.Load()
-	now := time.Now().UnixNano()
-	names := slices.Sorted(maps.Keys(t.dests))
-	out := make([]DestinationStatus, 0, len(names))
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, name := range names {
-		d := t.dests[name]
-		ds := DestinationStatus{
-			Protocol: Protocol,
-			Service:  name, LoadBalancer: d.cfg.LoadBalancer,
-			Ready: d.ready, Unready: d.unready,
-			RetryBudget:      d.state.budget.Available(),
-			Breakers:         d.state.breakers != nil,
-			OutlierDetection: d.state.outliers != nil,
-			Endpoints:        make([]EndpointStatus, 0, len(d.eps)),
-		}
-		for _, ep := range d.eps {
-			ejected := ep.Ejected(now)
-			es := EndpointStatus{
-				Addr: ep.Addr, Node: ep.Node, Zone: ep.Zone, Version: ep.Version,
-				Labels: maps.Clone(r.labels[ep]), Weight: ep.Weight,
-				InFlight: ep.InFlight(), LatencyMs: ep.Latency(now) / 1e6,
-				Down: !ep.Available(now) && !ejected, Ejected: ejected,
-			}
-			if es.Weight == 0 {
-				es.Weight = 1
-			}
-			if b := d.state.breakers; b != nil {
-				es.Breaker = b.State(ep.Addr).String()
-			}
-			if d.routes != nil {
-				for _, sub := range d.routes.SubsetNames() {
-					if s, ok := d.routes.Subset(sub); ok && s.Selects(ep.Version, r.labels[ep]) {
-						es.Subsets = append(es.Subsets, sub)
-					}
-				}
-			}
-			ds.Endpoints = append(ds.Endpoints, es)
-		}
-		out = append(out, ds)
-	}
-	return out
 }

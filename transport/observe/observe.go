@@ -1,4 +1,4 @@
-package transport
+package observe
 
 import (
 	"context"
@@ -9,9 +9,10 @@ import (
 )
 
 // CallObserver is told about every client call to a mesh service and each
-// of its attempts, so that tracing, metrics, access logs and the routing
-// history can follow them. Package telemetry implements it; the router
-// calls it when one is set with [Router.SetObserver].
+// of its attempts, HTTP requests and gRPC calls alike, so that tracing,
+// metrics, access logs and the routing history can follow them. Package
+// telemetry implements it; a node's client engine calls the one it is
+// given.
 //
 // A call's methods are called in this order: StartCall once, then
 // StartAttempt and EndAttempt for each attempt, then EndCall once. The
@@ -45,7 +46,8 @@ type CallObserver interface {
 }
 
 // InboundObserver is told about every request a service's instance serves
-// through [Inbound]. StartInbound and EndInbound are called once each per
+// by its inbound side, HTTP middleware and gRPC interceptors alike.
+// StartInbound and EndInbound are called once each per
 // request, on the request's goroutine; they must not block. The info
 // value belongs to the caller and must not be kept after EndInbound.
 type InboundObserver interface {
@@ -126,8 +128,6 @@ type CallInfo struct {
 
 	tries  [maxRecordedTries]TryRecord
 	ntries atomic.Int32
-	obs    CallObserver
-	ctx    context.Context // what StartCall returned, for EndCall
 }
 
 // maxRecordedTries bounds the attempts a call keeps a record of: more than
@@ -157,8 +157,8 @@ func (c *CallInfo) Tries() []TryRecord {
 
 // RecordAttempt keeps the short story of an attempt that ended, for
 // [CallInfo.Tries] and the routing history. The code that runs a call
-// calls it once per attempt, before EndAttempt; the router does so for
-// HTTP calls. Attempts that end concurrently may record concurrently.
+// calls it once per attempt, before EndAttempt; the client engine does so
+// for every protocol. Attempts that end concurrently may record concurrently.
 func (c *CallInfo) RecordAttempt(a *AttemptInfo) {
 	i := int(c.ntries.Add(1)) - 1
 	if i >= maxRecordedTries {
@@ -209,7 +209,7 @@ type AttemptInfo struct {
 	End time.Time
 }
 
-// InboundInfo describes one request served through [Inbound].
+// InboundInfo describes one request served by a node.
 type InboundInfo struct {
 	// Set at start.
 
@@ -228,7 +228,7 @@ type InboundInfo struct {
 	// Complete in EndInbound.
 
 	// Source is the calling service: the name its verified identity
-	// maps to, else what its Weft client asserted in SourceHeader, else "".
+	// maps to, else what its Weft client asserted in its Weft-Source header, else "".
 	Source string
 	// TLS is the connection's TLS state, nil in plaintext; a verified
 	// caller's identity is in its certificates.
@@ -258,35 +258,9 @@ func (h HeaderCarrier) Keys() []string {
 	return keys
 }
 
-// attemptHeader is an attempt's [Carrier]: it reads the call's shared
-// headers and copies them on the first write, so that an attempt that
-// carries nothing of its own costs nothing.
-type attemptHeader struct {
-	shared http.Header
-	own    http.Header // nil until written
-}
-
-func (h *attemptHeader) current() http.Header {
-	if h.own != nil {
-		return h.own
-	}
-	return h.shared
-}
-
-func (h *attemptHeader) Get(key string) string { return h.current().Get(key) }
-
-func (h *attemptHeader) Set(key, value string) {
-	if h.own == nil {
-		h.own = h.shared.Clone()
-	}
-	h.own.Set(key, value)
-}
-
-func (h *attemptHeader) Keys() []string { return HeaderCarrier(h.current()).Keys() }
-
 // Observers combines observers into one that calls each in turn, each
 // seeing the context the previous one returned; nil entries are skipped.
-// It returns nil when none is left, so that a router given the result
+// It returns nil when none is left, so that an engine given the result
 // costs nothing when nobody observes.
 func Observers(list ...CallObserver) CallObserver {
 	var out multiObserver
@@ -332,30 +306,4 @@ func (m multiObserver) EndCall(ctx context.Context, c *CallInfo) {
 	for i := len(m) - 1; i >= 0; i-- {
 		m[i].EndCall(ctx, c)
 	}
-}
-
-// observerRef holds an observer in an atomic pointer.
-type observerRef struct{ CallObserver }
-
-// SetObserver makes o see every call the router's clients make from now
-// on; nil stops observing. It may be called at any time.
-func (r *Router) SetObserver(o CallObserver) {
-	if o == nil {
-		r.observer.Store(nil)
-		return
-	}
-	r.observer.Store(&observerRef{o})
-}
-
-// Observer returns the observer set with SetObserver, or nil. Clients of
-// other protocols that share the router's destinations (gRPC channels)
-// report their calls to it too.
-func (r *Router) Observer() CallObserver { return r.currentObserver() }
-
-// currentObserver returns the router's observer, or nil.
-func (r *Router) currentObserver() CallObserver {
-	if ref := r.observer.Load(); ref != nil {
-		return ref.CallObserver
-	}
-	return nil
 }

@@ -1,24 +1,20 @@
-package mesh
+package policy
 
 import (
 	"maps"
 	"reflect"
-	"strings"
 	"time"
 
-	"github.com/weftmesh/weft/internal/policy"
-	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/telemetry"
-	"github.com/weftmesh/weft/transport"
 )
 
-// effectivePolicy returns the policy in force as the node applies it, for
-// the admin endpoint: every destination with its defaults filled in (the
-// retry policy included), keys as in the file, zero values left out,
-// durations written like the file writes them. Secrets are not shown: the
-// gossip key is reported as present or not and OTLP header values are
-// masked.
-func effectivePolicy(p *policy.Policy) map[string]any {
+// Effective returns the policy as a node applies it, for the admin
+// endpoint: every destination with its defaults filled in (the retry
+// policy included), keys as in the file, zero values left out, durations
+// written like the file writes them. Secrets are not shown: the gossip key
+// is reported as present or not and OTLP header values are masked. It
+// walks the config structs by their yaml tags, as the decoder does.
+func (p *Policy) Effective() map[string]any {
 	out := map[string]any{"version": p.Version}
 	m := map[string]any{"name": p.Mesh.Name, "gossipEncrypted": p.Mesh.GossipKey != nil}
 	if p.Mesh.TrustDomain != "" {
@@ -45,10 +41,10 @@ func effectivePolicy(p *policy.Policy) map[string]any {
 	}
 	put("telemetry", tel)
 	put("egress", p.Egress)
-	put("defaults", withRetryDefaults(p.Destination("")))
+	put("defaults", p.Routing().Default)
 	services := map[string]any{}
 	for name, svc := range p.Services {
-		svc.DestinationConfig = withRetryDefaults(p.Destination(name))
+		svc.DestinationConfig = p.Routing().Destinations[name]
 		t, _ := tree(reflect.ValueOf(svc))
 		services[name] = t
 	}
@@ -57,18 +53,6 @@ func effectivePolicy(p *policy.Policy) map[string]any {
 	}
 	return out
 }
-
-// withRetryDefaults makes the retry policy a destination applies explicit.
-func withRetryDefaults(d transport.DestinationConfig) transport.DestinationConfig {
-	r := retry.DefaultConfig()
-	if d.Retries != nil {
-		r = d.Retries.WithDefaults()
-	}
-	d.Retries = &r
-	return d
-}
-
-var durationType = reflect.TypeFor[time.Duration]()
 
 // tree turns a config value into maps, lists and scalars keyed by its
 // yaml tags. It reports false for a zero value, which the caller leaves
@@ -93,7 +77,12 @@ func tree(v reflect.Value) (any, bool) {
 		return v.Elem().Interface(), true
 	case reflect.Struct:
 		m := map[string]any{}
-		addFields(m, v)
+		fs := structFields(v.Type())
+		for _, name := range fs.names {
+			if t, ok := tree(v.FieldByIndex(fs.index[name])); ok {
+				m[name] = t
+			}
+		}
 		return m, len(m) > 0
 	case reflect.Map:
 		m := map[string]any{}
@@ -117,22 +106,4 @@ func tree(v reflect.Value) (any, bool) {
 		return l, true
 	}
 	return v.Interface(), true
-}
-
-// addFields puts v's yaml-tagged fields into m, inlining embedded structs.
-func addFields(m map[string]any, v reflect.Value) {
-	for i := range v.NumField() {
-		f := v.Type().Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if f.Anonymous && opts == "inline" {
-			addFields(m, v.Field(i))
-			continue
-		}
-		if !f.IsExported() || name == "" || name == "-" {
-			continue
-		}
-		if t, ok := tree(v.Field(i)); ok {
-			m[name] = t
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package transport
+package observe
 
 import (
 	"context"
@@ -14,7 +14,7 @@ const DefaultDecisions = 100
 // maxDecisionPath bounds the request path a decision keeps.
 const maxDecisionPath = 200
 
-// Decision is one client call as the router decided it: which route
+// Decision is one client call as the client engine decided it: which route
 // matched, which subset the split chose, which endpoints the attempts went
 // to and how the call ended. It answers "why did this request go there?".
 type Decision struct {
@@ -49,9 +49,9 @@ type Decision struct {
 	Tries []TryRecord `json:"tries,omitempty"`
 }
 
-// DecisionLog keeps the most recent routing decisions of a router's
-// calls, for the admin endpoint. It is a [CallObserver]: combine it with
-// others through [Observers] and give it to [Router.SetObserver].
+// DecisionLog keeps the most recent routing decisions of a node's calls,
+// for the admin endpoint. It is a [CallObserver]: combine it with others
+// through [Observers].
 //
 // Recording a call copies a few words under a short lock and allocates
 // only the error text of a failed call. All methods are safe for
