@@ -59,6 +59,9 @@ func (n *Node) DialGRPC(ctx context.Context, service string, opts ...grpc.DialOp
 	if err != nil {
 		return nil, err
 	}
+	// The channel starts from the newest view the node has, even when the
+	// catalog subscription has not delivered it to the engine yet.
+	n.engine.UpdateCatalog(n.members.View())
 	cc, err := d.Dial(service, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: %w", err)
