@@ -26,7 +26,9 @@ const maxReplayBody = 64 << 10
 const mirrorTimeout = 10 * time.Second
 
 // httpCall is one HTTP request to a mesh service: the engine's call and
-// what its attempts send. It is the engine's [engine.Attempter] for HTTP.
+// what its attempts send. It is the engine's [engine.Attempter] for HTTP,
+// and, once the call is answered, the response body it hands the caller
+// (one allocation for both).
 type httpCall struct {
 	c      *Clients
 	call   *engine.Call
@@ -35,6 +37,13 @@ type httpCall struct {
 	out    *http.Request // the copy sent, its URL host set per attempt
 	body   *requestBody
 	cancel context.CancelFunc // ends the call's deadline
+
+	// The answer's body, whose Close ends the endpoint's request in
+	// flight, the attempt, the call's deadline and the call.
+	io.ReadCloser
+	try    *engine.Try
+	status int
+	closed atomic.Bool
 }
 
 // send delivers req to d through the engine: the matched route's split,
@@ -188,14 +197,26 @@ func (h *httpCall) finish(t *engine.Try, res engine.Result[*http.Response]) (*ht
 	}
 	h.body.release()
 	resp := res.Value
-	body := &endOnClose{ReadCloser: resp.Body, try: t, cancelCall: h.cancel, call: h.call, status: resp.StatusCode}
-	resp.Body = body
-	if w, ok := body.ReadCloser.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+	h.ReadCloser, h.try, h.status = resp.Body, t, resp.StatusCode
+	resp.Body = h
+	if w, ok := h.ReadCloser.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
 		// An upgraded connection (WebSocket and the like) is written to
 		// through the body, as net/http documents.
-		resp.Body = &upgradedBody{endOnClose: body, w: w}
+		resp.Body = &upgradedBody{httpCall: h, w: w}
 	}
 	return resp, nil
+}
+
+// Close closes the answer's body and ends the call, once.
+func (h *httpCall) Close() error {
+	err := h.ReadCloser.Close()
+	if h.closed.CompareAndSwap(false, true) {
+		h.try.Picked().End()
+		h.try.Release()
+		h.cancel()
+		h.call.End(h.status, nil)
+	}
+	return err
 }
 
 // mirror sends a copy of the request to an endpoint of subset and
@@ -230,33 +251,10 @@ func (h *httpCall) mirror(d *engine.Destination, subset string, r engine.Request
 	}()
 }
 
-// endOnClose ends the endpoint's request in flight, the attempt's
-// context, the call's deadline and the call when the caller is done with
-// the response body.
-type endOnClose struct {
-	io.ReadCloser
-	try        *engine.Try
-	cancelCall context.CancelFunc
-	call       *engine.Call
-	status     int
-	done       atomic.Bool
-}
-
-func (b *endOnClose) Close() error {
-	err := b.ReadCloser.Close()
-	if b.done.CompareAndSwap(false, true) {
-		b.try.Picked().End()
-		b.try.Release()
-		b.cancelCall()
-		b.call.End(b.status, nil)
-	}
-	return err
-}
-
 // upgradedBody keeps the response body of a 101 Switching Protocols
 // writable, as http.Transport returns it.
 type upgradedBody struct {
-	*endOnClose
+	*httpCall
 	w io.Writer
 }
 

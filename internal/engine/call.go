@@ -69,6 +69,7 @@ type Call struct {
 	routeIdempotent bool
 	deposited       atomic.Bool // the call reached an endpoint and paid into the budget
 	tries           int         // attempts started
+	first           Try         // the first attempt, in the call's own allocation
 
 	obs    observe.CallObserver // nil when not observed
 	rec    *observe.CallInfo

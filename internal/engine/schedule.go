@@ -97,7 +97,11 @@ func Run[R any](ctx, bound context.Context, c *Call, a Attempter[R], ps *Pickers
 // start makes the call's next attempt, picking its endpoint first when ps
 // is set; the error says why no endpoint could be picked.
 func (c *Call) start(ctx context.Context, hedge, concurrent bool, avoid *resilience.Endpoint, ps *Pickers) (*Try, error) {
-	t := &Try{c: c, hedge: hedge, avoid: avoid, callCtx: ctx}
+	t := &c.first
+	if c.tries > 0 {
+		t = new(Try)
+	}
+	t.c, t.hedge, t.avoid, t.callCtx = c, hedge, avoid, ctx
 	switch {
 	case c.policy.PerTryTimeout > 0:
 		t.ctx, t.cancel = context.WithTimeout(ctx, c.policy.PerTryTimeout)

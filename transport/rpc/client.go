@@ -148,12 +148,17 @@ type unaryCall struct {
 	cc      *grpc.ClientConn
 	invoker grpc.UnaryInvoker
 	opts    []grpc.CallOption
+	first   attempt // the first attempt, in the call's own allocation
 }
 
 // Attempt sends one attempt through gRPC, whose balancer picks the
 // endpoint with the engine.
 func (u *unaryCall) Attempt(ctx context.Context, t *engine.Try) engine.Result[any] {
-	a := &attempt{try: t}
+	a := &u.first
+	if t.N() > 1 {
+		a = new(attempt)
+	}
+	a.try = t
 	actx, observed, opts := startAttempt(context.WithValue(ctx, attemptKey{}, a), t, u.opts)
 	reply := u.reply
 	if t.Concurrent() {
