@@ -5,6 +5,7 @@ import (
 
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/breaker"
+	"github.com/weftmesh/weft/resilience/leastrequest"
 	"github.com/weftmesh/weft/resilience/outlier"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/transport/route"
@@ -14,7 +15,7 @@ import (
 const (
 	// DefaultLoadBalancer picks the endpoint with the fewest requests in
 	// flight, which copes with uneven endpoints better than rotation.
-	DefaultLoadBalancer = "least_request"
+	DefaultLoadBalancer = leastrequest.Name
 	// DefaultTimeout bounds a whole call when nothing narrower is set.
 	DefaultTimeout = 5 * time.Second
 )
