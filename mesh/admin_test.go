@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/weftmesh/weft/admin"
 	"io"
 	"net/http"
 	"testing"
@@ -37,7 +38,7 @@ func TestAdminEndpoint(t *testing.T) {
 		t.Errorf("/readyz = %d", code)
 	}
 	code, body := fetch("/debug/weft")
-	var st mesh.Status
+	var st admin.Status
 	if err := json.Unmarshal(body, &st); code != 200 || err != nil {
 		t.Fatalf("/debug/weft = %d, %v: %s", code, err, body)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/rpc"
 )
 
@@ -193,7 +194,7 @@ func (n *Node) grpcDialer() (*rpc.Dialer, error) {
 // grpcDestinations returns the state of the services the node's gRPC
 // channels call (those dialed at least once), for the admin endpoint's
 // status next to the HTTP destinations.
-func (n *Node) grpcDestinations() []DestinationStatus {
+func (n *Node) grpcDestinations() []transport.DestinationStatus {
 	n.grpc.mu.Lock()
 	d := n.grpc.dialer
 	n.grpc.mu.Unlock()

@@ -29,8 +29,10 @@ type Node struct {
 	router  *transport.Router
 	inbound transport.Inbound
 	watcher *policy.Watcher // nil without a policy file
-	admin   *adminServer    // nil without an admin address
-	unsub   func()
+	// adminSide is the admin endpoint and what feeds it; nil without an
+	// admin address.
+	adminSide *adminSide
+	unsub     func()
 
 	telemetry *telemetry.Telemetry
 	decisions *transport.DecisionLog // nil without an admin address
@@ -116,6 +118,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if adminAddr == "" {
 		adminAddr = pol.Admin.Listen
 	}
+	if adminAddr != "" {
+		n.adminSide = n.newAdminObservers(pol)
+	}
 	if err := n.startTelemetry(ctx, pol, adminAddr != ""); err != nil {
 		n.unsub()
 		n.members.Close()
@@ -123,7 +128,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if adminAddr != "" {
-		if n.admin, err = startAdmin(n, adminAddr); err != nil {
+		if err = n.startAdmin(adminAddr); err != nil {
 			n.unsub()
 			n.members.Close()
 			n.closeIdentity()
@@ -191,6 +196,9 @@ func (n *Node) applyPolicy(p *policy.Policy) error {
 	n.inbound.SetSecurity(sec)
 	n.grpcPolicy(p)
 	n.applyTelemetry(p)
+	if n.adminSide != nil {
+		n.adminSide.tap.SetHeaders(p.Admin.TapHeaders)
+	}
 	n.policy.Store(p)
 	n.logger.Info("weft: policy reloaded", "file", p.Source, "sha256", p.Hash)
 	return nil
@@ -352,8 +360,8 @@ func (n *Node) stopBackground() {
 	if n.watcher != nil {
 		n.watcher.Close()
 	}
-	if n.admin != nil {
-		n.admin.close()
+	if n.adminSide != nil && n.adminSide.server != nil {
+		n.adminSide.server.Close()
 	}
 	n.unsub()
 	n.closeIdentity()

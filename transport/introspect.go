@@ -52,6 +52,10 @@ type EndpointStatus struct {
 	// Breaker is the endpoint's circuit breaker: "closed", "open" or
 	// "half-open"; "" without breakers.
 	Breaker string `json:"breaker,omitempty"`
+	// SlowStart is the share of its full weight the endpoint gets while
+	// slow start ramps it up (0.1 to 1); 0 once ramped up or without
+	// slow start.
+	SlowStart float64 `json:"slowStart,omitempty"`
 }
 
 // Destinations returns the state of every destination the router knows,
@@ -85,6 +89,11 @@ func (r *Router) Destinations() []DestinationStatus {
 			}
 			if es.Weight == 0 {
 				es.Weight = 1
+			}
+			if w := d.cfg.SlowStart.Window; w > 0 && !ep.ReadySince.IsZero() {
+				if age := time.Duration(now - ep.ReadySince.UnixNano()); age < w {
+					es.SlowStart = 0.1 + 0.9*float64(age)/float64(w)
+				}
 			}
 			if b := d.state.breakers; b != nil {
 				es.Breaker = b.State(ep.Addr).String()

@@ -101,6 +101,9 @@ type CallInfo struct {
 	// Subset is the subset the route's split chose, or "" for every
 	// endpoint. It is set before the first attempt starts.
 	Subset string
+	// Balancer is the load balancer that picks each attempt's endpoint
+	// among the subset's ready ones ("least_request", ...).
+	Balancer string
 
 	// Complete in EndCall.
 

@@ -22,7 +22,7 @@ func (r *Router) startCall(ctx context.Context, d *destination, rt *route.Compil
 	c := &CallInfo{
 		Protocol: ProtocolHTTP, Source: r.source, Destination: d.service,
 		Method: req.Method, Path: req.URL.Path, Route: rt.Name(), Start: time.Now(),
-		obs: obs,
+		Balancer: d.cfg.LoadBalancer, obs: obs,
 	}
 	c.ctx = obs.StartCall(ctx, c)
 	return c.ctx, c

@@ -134,3 +134,39 @@ func (w *observedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap returns the underlying writer, for http.ResponseController.
 func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// InboundObservers combines inbound observers into one that calls each in
+// turn, each seeing the context the previous one returned; nil entries
+// are skipped. EndInbound runs in reverse order. It returns nil when none
+// is left, so that an [Inbound] given the result costs nothing when
+// nobody observes.
+func InboundObservers(list ...InboundObserver) InboundObserver {
+	var out multiInbound
+	for _, o := range list {
+		if o != nil {
+			out = append(out, o)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return out
+}
+
+type multiInbound []InboundObserver
+
+func (m multiInbound) StartInbound(ctx context.Context, in *InboundInfo) context.Context {
+	for _, o := range m {
+		ctx = o.StartInbound(ctx, in)
+	}
+	return ctx
+}
+
+func (m multiInbound) EndInbound(ctx context.Context, in *InboundInfo) {
+	for i := len(m) - 1; i >= 0; i-- {
+		m[i].EndInbound(ctx, in)
+	}
+}

@@ -35,6 +35,7 @@ func (c *call) startCall(ctx context.Context, obs transport.CallObserver, source
 	c.rec = &transport.CallInfo{
 		Protocol: transport.ProtocolGRPC, Source: source, Destination: c.dest.service,
 		Method: c.method, Route: c.route.Name(), Subset: c.subset, Start: time.Now(),
+		Balancer: c.dest.cfg.LoadBalancer,
 	}
 	return obs.StartCall(ctx, c.rec)
 }

@@ -1,0 +1,266 @@
+package tap
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
+
+	"github.com/weftmesh/weft/admin/stats"
+	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/transport"
+)
+
+// Tap hands the requests of a node to its subscribers. It implements
+// [transport.CallObserver] and [transport.InboundObserver]; all methods
+// are safe for concurrent use and none blocks.
+type Tap struct {
+	service  string
+	watching atomic.Int32 // subscriptions open
+	headers  atomic.Pointer[map[string]bool]
+
+	mu   sync.Mutex // guards subs
+	subs map[*Subscription]struct{}
+}
+
+var (
+	_ transport.CallObserver    = (*Tap)(nil)
+	_ transport.InboundObserver = (*Tap)(nil)
+)
+
+// New returns a tap for the node that hosts service.
+func New(service string) *Tap {
+	t := &Tap{service: service, subs: map[*Subscription]struct{}{}}
+	t.SetHeaders(nil)
+	return t
+}
+
+// SetHeaders sets the header names whose values events show (matched
+// without regard to case); every other value is [Redacted]. It may be
+// called at any time, as a policy reload does.
+func (t *Tap) SetHeaders(names []string) {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[http.CanonicalHeaderKey(n)] = true
+	}
+	t.headers.Store(&m)
+}
+
+// Watching reports how many subscriptions are open.
+func (t *Tap) Watching() int { return int(t.watching.Load()) }
+
+// Limits of a subscription.
+const (
+	// DefaultRate is the events per second a subscription gets when it
+	// asks for none; MaxRate the most it may ask for.
+	DefaultRate = 50
+	MaxRate     = 500
+	// bufferSize is how many events wait for a slow reader before more
+	// are dropped.
+	bufferSize = 256
+)
+
+// Subscription is one watcher's stream of events.
+type Subscription struct {
+	t       *Tap
+	filter  Filter
+	limit   *rate.Limiter
+	events  chan Event
+	dropped atomic.Uint64
+	once    sync.Once
+}
+
+// Subscribe starts a stream of the events f matches, at most perSecond of
+// them a second (0 means [DefaultRate]; more than [MaxRate] is cut to it).
+// Close the subscription when done: until then every request pays for
+// being watched.
+func (t *Tap) Subscribe(f Filter, perSecond float64) *Subscription {
+	if perSecond <= 0 {
+		perSecond = DefaultRate
+	}
+	perSecond = min(perSecond, MaxRate)
+	s := &Subscription{
+		t: t, filter: f,
+		limit:  rate.NewLimiter(rate.Limit(perSecond), max(int(perSecond), 1)),
+		events: make(chan Event, bufferSize),
+	}
+	t.mu.Lock()
+	t.subs[s] = struct{}{}
+	t.mu.Unlock()
+	t.watching.Add(1)
+	return s
+}
+
+// Events returns the stream. It is never closed: stop reading after Close.
+func (s *Subscription) Events() <-chan Event { return s.events }
+
+// Dropped returns how many matching events were dropped, past the rate or
+// with the buffer full.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Close ends the subscription. It is idempotent.
+func (s *Subscription) Close() {
+	s.once.Do(func() {
+		s.t.mu.Lock()
+		delete(s.t.subs, s)
+		s.t.mu.Unlock()
+		s.t.watching.Add(-1)
+	})
+}
+
+func (s *Subscription) offer(e *Event) {
+	if !s.filter.Match(e) {
+		return
+	}
+	if !s.limit.Allow() {
+		s.dropped.Add(1)
+		return
+	}
+	select {
+	case s.events <- *e:
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+func (t *Tap) publish(e *Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for s := range t.subs {
+		s.offer(e)
+	}
+}
+
+// record is what a watched request keeps between its start and its end.
+type record struct {
+	headers map[string]string
+}
+
+type recordKey struct{}
+
+func (t *Tap) startRecord(ctx context.Context) (context.Context, *record) {
+	r := &record{}
+	return context.WithValue(ctx, recordKey{}, r), r
+}
+
+// copyHeaders copies c's headers into r, redacting values not allowed.
+func (t *Tap) copyHeaders(r *record, c transport.Carrier) {
+	if c == nil {
+		return
+	}
+	allowed := *t.headers.Load()
+	keys := c.Keys()
+	r.headers = make(map[string]string, min(len(keys), maxHeaders))
+	for _, k := range keys {
+		if len(r.headers) == maxHeaders {
+			break
+		}
+		name := http.CanonicalHeaderKey(k)
+		v := Redacted
+		if allowed[name] {
+			v = truncate(c.Get(k), maxHeaderValue)
+		}
+		r.headers[strings.ToLower(name)] = v
+	}
+}
+
+// StartCall implements [transport.CallObserver]: while someone watches,
+// it makes the call's record.
+func (t *Tap) StartCall(ctx context.Context, _ *transport.CallInfo) context.Context {
+	if t.watching.Load() == 0 {
+		return ctx
+	}
+	ctx, _ = t.startRecord(ctx)
+	return ctx
+}
+
+// StartAttempt implements [transport.CallObserver]: the first attempt's
+// headers are the call's.
+func (t *Tap) StartAttempt(ctx context.Context, _ *transport.CallInfo, a *transport.AttemptInfo) context.Context {
+	if a.N == 1 {
+		if r, ok := ctx.Value(recordKey{}).(*record); ok {
+			t.copyHeaders(r, a.Carrier)
+		}
+	}
+	return ctx
+}
+
+// EndAttempt implements [transport.CallObserver]; it does nothing.
+func (t *Tap) EndAttempt(context.Context, *transport.CallInfo, *transport.AttemptInfo) {}
+
+// EndCall implements [transport.CallObserver]: it hands the call to the
+// subscriptions that match it.
+func (t *Tap) EndCall(ctx context.Context, c *transport.CallInfo) {
+	if t.watching.Load() == 0 {
+		return
+	}
+	e := Event{
+		Time: c.Start, Direction: Outbound, Protocol: c.Protocol,
+		Source: c.Source, Destination: c.Destination, Peer: peerID(c.TLS),
+		Method: c.Method, Path: truncate(c.Path, maxPath),
+		Route: c.Route, Subset: c.Subset, Endpoint: c.Endpoint, Attempts: c.Attempts,
+		Status: c.Status, Failed: stats.Failed(c.Protocol, c.Status, c.Err != nil),
+		DurationMs: millis(c.End.Sub(c.Start)), TraceID: c.TraceID, Reason: reason(c),
+	}
+	if c.Err != nil {
+		e.Error = c.Err.Error()
+	}
+	if r, ok := ctx.Value(recordKey{}).(*record); ok {
+		e.Headers = r.headers
+	}
+	t.publish(&e)
+}
+
+// StartInbound implements [transport.InboundObserver]: while someone
+// watches, it keeps the request's headers.
+func (t *Tap) StartInbound(ctx context.Context, in *transport.InboundInfo) context.Context {
+	if t.watching.Load() == 0 {
+		return ctx
+	}
+	ctx, r := t.startRecord(ctx)
+	t.copyHeaders(r, in.Carrier)
+	return ctx
+}
+
+// EndInbound implements [transport.InboundObserver]: it hands the request
+// to the subscriptions that match it.
+func (t *Tap) EndInbound(ctx context.Context, in *transport.InboundInfo) {
+	if t.watching.Load() == 0 {
+		return
+	}
+	e := Event{
+		Time: in.Start, Direction: Inbound, Protocol: in.Protocol,
+		Source: in.Source, Destination: t.service, Peer: peerID(in.TLS),
+		Method: in.Method, Path: truncate(in.Path, maxPath),
+		Status: in.Status, Failed: stats.Failed(in.Protocol, in.Status, false),
+		DurationMs: millis(in.End.Sub(in.Start)), TraceID: traceID(ctx),
+	}
+	if r, ok := ctx.Value(recordKey{}).(*record); ok {
+		e.Headers = r.headers
+	}
+	t.publish(&e)
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// peerID returns the SPIFFE ID a TLS peer proved, or "".
+func peerID(cs *tls.ConnectionState) string {
+	if id, ok := security.PeerID(cs); ok {
+		return id.String()
+	}
+	return ""
+}
+
+// traceID returns the trace ID of ctx's span, or "".
+func traceID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
