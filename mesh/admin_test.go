@@ -3,12 +3,12 @@ package mesh_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/weftmesh/weft/admin"
 	"io"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/admin"
 	"github.com/weftmesh/weft/mesh"
 	"github.com/weftmesh/weft/mesh/meshtest"
 )
