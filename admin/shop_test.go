@@ -306,3 +306,7 @@ func TestTapStreamsRequests(t *testing.T) {
 	}
 	fmt.Fprint(io.Discard)
 }
+
+func newRequest(ctx context.Context, url string) (*http.Request, error) {
+	return http.NewRequestWithContext(ctx, "GET", url, nil)
+}

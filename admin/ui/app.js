@@ -124,7 +124,7 @@ function renderGraph(view) {
       el('svg:title', { text: `${s.service}: ${s.health}` }),
       el('svg:rect', { width: BOX_W, height: BOX_H, rx: 6 }),
       el('svg:text', { x: 8, y: 17, class: 'name', text: s.service }),
-      el('svg:text', { x: 8, y: 32, text: inst + ' · ' + s.health }),
+      el('svg:text', { x: 8, y: 32, text: s.health === 'client' || s.health === 'external' ? inst : inst + ' · ' + s.health }),
       el('svg:text', { x: 8, y: 46, class: 'dim', text: served })));
   }
 }
