@@ -208,7 +208,9 @@ func TestCheckRefusesOtherFormats(t *testing.T) {
 		"buckets":   func(s *Snapshot) { s.Buckets = 10 },
 		"direction": func(s *Snapshot) { s.Series = []Series{{Dir: "up"}} },
 		"odd hist":  func(s *Snapshot) { s.Series = []Series{{Dir: In, Buckets: []WireBucket{{Hist: []uint64{1}}}}} },
-		"bad index": func(s *Snapshot) { s.Series = []Series{{Dir: In, Buckets: []WireBucket{{Hist: []uint64{NumBuckets, 1}}}}} },
+		"bad index": func(s *Snapshot) {
+			s.Series = []Series{{Dir: In, Buckets: []WireBucket{{Hist: []uint64{NumBuckets, 1}}}}}
+		},
 	} {
 		s := good
 		mutate(&s)
