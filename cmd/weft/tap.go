@@ -257,4 +257,3 @@ func adminBase(admin string) (string, error) {
 	}
 	return strings.TrimSuffix(u, "/debug/weft"), nil
 }
-

@@ -165,4 +165,3 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 	}
 	return c
 }
-
