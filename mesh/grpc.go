@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/security"
@@ -103,7 +104,9 @@ func (n *Node) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 // ServeGRPC listens on addr ("127.0.0.1:0" picks a free port) and serves
 // s there, a server made by [Node.NewGRPCServer]: it publishes the
 // endpoint in the catalog as the node's gRPC endpoint and marks the node
-// ready. When ServeGRPC returns, the endpoint is withdrawn.
+// ready. When ServeGRPC returns, the endpoint is withdrawn. When the
+// policy sets services.<service>.grpcReflection, s also offers the server
+// reflection service.
 //
 // On Shutdown the node drains: the health service turns NOT_SERVING, the
 // node is announced as draining and keeps serving for Config.DrainDelay
@@ -137,6 +140,12 @@ func (n *Node) ServeGRPC(s *grpc.Server, addr string) error {
 	n.grpc.servers = append(n.grpc.servers, s)
 	n.mu.Unlock()
 
+	if n.policy.Load().Services[n.cfg.Service].GRPCReflection {
+		// A server that registered reflection itself keeps its own.
+		if _, ok := s.GetServiceInfo()[reflectionService]; !ok {
+			reflection.Register(s)
+		}
+	}
 	h := n.grpcHealth()
 	for name := range s.GetServiceInfo() {
 		h.SetServingStatus(name, healthgrpc.HealthCheckResponse_SERVING)
@@ -152,6 +161,9 @@ func (n *Node) ServeGRPC(s *grpc.Server, addr string) error {
 	n.withdraw(ep, func() { n.forgetGRPC(s) })
 	return err
 }
+
+// reflectionService is the full name of gRPC's server reflection service.
+const reflectionService = "grpc.reflection.v1.ServerReflection"
 
 // rpcConfig describes the node to package rpc.
 func (n *Node) rpcConfig() rpc.Config {
