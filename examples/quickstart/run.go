@@ -88,6 +88,13 @@ func run(ctx context.Context, opts options, stdout io.Writer) error {
 		opts.Logs = io.Discard
 	}
 	scr := newScreen(stdout, opts.Redraw)
+	if opts.Redraw && opts.Logs != io.Discard {
+		// Lines written to the terminal between frames would scroll the
+		// table away: with redraw, the latest log lines are shown under
+		// it instead, and all of them once the run ends.
+		opts.Logs = scr.logSink(opts.Logs)
+		defer scr.flushLogs()
+	}
 
 	keyNote, err := ensureGossipKey()
 	if err != nil {
