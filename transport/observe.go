@@ -292,19 +292,14 @@ func (h *attemptHeader) Keys() []string { return HeaderCarrier(h.current()).Keys
 // It returns nil when none is left, so that a router given the result
 // costs nothing when nobody observes.
 func Observers(list ...CallObserver) CallObserver {
-	var out multiObserver
-	for _, o := range list {
-		if o != nil {
-			out = append(out, o)
-		}
-	}
+	out := nonNil(list)
 	switch len(out) {
 	case 0:
 		return nil
 	case 1:
 		return out[0]
 	}
-	return out
+	return multiObserver(out)
 }
 
 type multiObserver []CallObserver

@@ -141,17 +141,24 @@ func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // is left, so that an [Inbound] given the result costs nothing when
 // nobody observes.
 func InboundObservers(list ...InboundObserver) InboundObserver {
-	var out multiInbound
-	for _, o := range list {
-		if o != nil {
-			out = append(out, o)
-		}
-	}
+	out := nonNil(list)
 	switch len(out) {
 	case 0:
 		return nil
 	case 1:
 		return out[0]
+	}
+	return multiInbound(out)
+}
+
+// nonNil returns the entries of list that are not nil.
+func nonNil[T comparable](list []T) []T {
+	var zero T
+	var out []T
+	for _, o := range list {
+		if o != zero {
+			out = append(out, o)
+		}
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,23 +36,9 @@ func runDashboard(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: weft dashboard %s\n\n%s: the service graph with\nrates, success and latency per edge, golden signals per service, endpoints, routing\ndecisions, the policy, and a live tap. ADMIN is the node's admin address.\nExits 0 when the dashboard answers, 1 if it does not, 2 on a usage error.\n", dashboardArgs, dashboardSummary)
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
-		return exitUsage
-	}
-	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "weft dashboard: want the node's admin address, got %q\n", pos)
-		return exitUsage
-	}
-	base, err := adminBase(pos[0])
-	if err != nil {
-		fmt.Fprintln(stderr, "weft dashboard:", err)
-		return exitUsage
+	base, code := adminArg("dashboard", fs, args, stdout, stderr)
+	if code >= 0 {
+		return code
 	}
 	url := base + "/ui/"
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
@@ -61,7 +46,7 @@ func runDashboard(args []string, stdout, stderr io.Writer) int {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		fmt.Fprintf(stderr, "weft dashboard: cannot reach %s: %v (is the node running with admin.listen or WEFT_ADMIN_ADDR set to %s?)\n", url, err, pos[0])
+		fmt.Fprintf(stderr, "weft dashboard: cannot reach %s: %v (is the node running with admin.listen or WEFT_ADMIN_ADDR set?)\n", url, err)
 		return exitFailure
 	}
 	resp.Body.Close()

@@ -53,23 +53,9 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 	count := fs.Int("count", 0, "stop after this many events; 0 streams until interrupted")
 	asJSON := fs.Bool("json", false, "print each event as a line of JSON")
 	tc := addTLSFlags(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
-		return exitUsage
-	}
-	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "weft tap: want the node's admin address, got %q\n", pos)
-		return exitUsage
-	}
-	base, err := adminBase(pos[0])
-	if err != nil {
-		fmt.Fprintln(stderr, "weft tap:", err)
-		return exitUsage
+	base, code := adminArg("tap", fs, args, stdout, stderr)
+	if code >= 0 {
+		return code
 	}
 	q := url.Values{}
 	for name, v := range values {
@@ -246,6 +232,30 @@ func (f tlsFlags) client() (*http.Client, error) {
 		},
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ResponseHeaderTimeout: adminTimeout}}, nil
+}
+
+// adminArg parses the command line of a command whose one argument is a
+// node's admin address, and returns the URL of the admin endpoint's root,
+// or the exit code to stop with (-1 to go on).
+func adminArg(name string, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (base string, code int) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return "", exitOK
+		}
+		return "", exitUsage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "weft %s: want the node's admin address, got %q\n", name, pos)
+		return "", exitUsage
+	}
+	if base, err = adminBase(pos[0]); err != nil {
+		fmt.Fprintf(stderr, "weft %s: %v\n", name, err)
+		return "", exitUsage
+	}
+	return base, -1
 }
 
 // adminBase turns ADMIN (host:port, or a URL) into the URL of the admin
