@@ -141,6 +141,7 @@ func run(ctx context.Context, opts options, stdout io.Writer) error {
 	}
 	scr.printf("  started     %d nodes in %v, all joined through %s", len(s.instances)+1, time.Since(started).Round(time.Millisecond), s.loadgen.GossipAddr())
 	if opts.AdminAddr != "" {
+		scr.printf("  dashboard   http://%s/ui/   (the whole mesh, live; or: go run ./cmd/weft dashboard %s)", opts.AdminAddr, opts.AdminAddr)
 		scr.printf("  admin       curl http://%s/debug/weft   (the loadgen node's view of the mesh)", opts.AdminAddr)
 	}
 	if opts.Duration > 0 {
