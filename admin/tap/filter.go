@@ -63,7 +63,7 @@ func validStatus(s string) bool {
 // Match reports whether e passes the filter.
 func (f *Filter) Match(e *Event) bool {
 	switch {
-	case f.Service != "" && e.Source != f.Service && e.Destination != f.Service,
+	case f.Service != "" && e.Source != f.Service && e.Destination != f.Service && e.Source != anyService,
 		f.Direction != "" && e.Direction != f.Direction,
 		f.Protocol != "" && e.Protocol != f.Protocol,
 		f.Method != "" && e.Method != f.Method:

@@ -115,9 +115,6 @@ func (s *Subscription) Close() {
 }
 
 func (s *Subscription) offer(e *Event) {
-	if !s.filter.Match(e) {
-		return
-	}
 	if !s.limit.Allow() {
 		s.dropped.Add(1)
 		return
@@ -129,13 +126,42 @@ func (s *Subscription) offer(e *Event) {
 	}
 }
 
-func (t *Tap) publish(e *Event) {
+// publish hands e to the subscriptions whose filters match it. complete,
+// if not nil, fills in the fields no filter reads, once, when the first
+// subscription matches: events nobody wants cost no string building.
+func (t *Tap) publish(e *Event, complete func(*Event)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for s := range t.subs {
+		if !s.filter.Match(e) {
+			continue
+		}
+		if complete != nil {
+			complete(e)
+			complete = nil
+		}
 		s.offer(e)
 	}
 }
+
+// wanted reports whether a subscription could match a request that
+// starts as e, whatever its status.
+func (t *Tap) wanted(e *Event) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for s := range t.subs {
+		f := s.filter
+		f.Status = ""
+		if f.Match(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyService stands for a caller not known yet when a filter on the
+// service is tried at a request's start.
+const anyService = "\x00any"
 
 // record is what a watched request keeps between its start and its end.
 type record struct {
@@ -170,10 +196,13 @@ func (t *Tap) copyHeaders(r *record, c transport.Carrier) {
 	}
 }
 
-// StartCall implements [transport.CallObserver]: while someone watches,
-// it makes the call's record.
-func (t *Tap) StartCall(ctx context.Context, _ *transport.CallInfo) context.Context {
+// StartCall implements [transport.CallObserver]: while someone watches
+// calls like this one, it makes the call's record.
+func (t *Tap) StartCall(ctx context.Context, c *transport.CallInfo) context.Context {
 	if t.watching.Load() == 0 {
+		return ctx
+	}
+	if !t.wanted(&Event{Direction: Outbound, Protocol: c.Protocol, Source: c.Source, Destination: c.Destination, Method: c.Method, Path: c.Path}) {
 		return ctx
 	}
 	ctx, _ = t.startRecord(ctx)
@@ -201,26 +230,30 @@ func (t *Tap) EndCall(ctx context.Context, c *transport.CallInfo) {
 		return
 	}
 	e := Event{
-		Time: c.Start, Direction: Outbound, Protocol: c.Protocol,
-		Source: c.Source, Destination: c.Destination, Peer: peerID(c.TLS),
-		Method: c.Method, Path: truncate(c.Path, maxPath),
-		Route: c.Route, Subset: c.Subset, Endpoint: c.Endpoint, Attempts: c.Attempts,
-		Status: c.Status, Failed: stats.Failed(c.Protocol, c.Status, c.Err != nil),
-		DurationMs: millis(c.End.Sub(c.Start)), TraceID: c.TraceID, Reason: reason(c),
+		Direction: Outbound, Protocol: c.Protocol, Source: c.Source, Destination: c.Destination,
+		Method: c.Method, Path: c.Path, Status: c.Status, Failed: stats.Failed(c.Protocol, c.Status, c.Err != nil),
 	}
-	if c.Err != nil {
-		e.Error = c.Err.Error()
-	}
-	if r, ok := ctx.Value(recordKey{}).(*record); ok {
-		e.Headers = r.headers
-	}
-	t.publish(&e)
+	t.publish(&e, func(e *Event) {
+		e.Time, e.Peer, e.Path = c.Start, peerID(c.TLS), truncate(c.Path, maxPath)
+		e.Route, e.Subset, e.Endpoint, e.Attempts = c.Route, c.Subset, c.Endpoint, c.Attempts
+		e.DurationMs, e.TraceID, e.Reason = millis(c.End.Sub(c.Start)), c.TraceID, reason(c)
+		if c.Err != nil {
+			e.Error = c.Err.Error()
+		}
+		if r, ok := ctx.Value(recordKey{}).(*record); ok {
+			e.Headers = r.headers
+		}
+	})
 }
 
 // StartInbound implements [transport.InboundObserver]: while someone
-// watches, it keeps the request's headers.
+// watches requests like this one, it keeps the request's headers. (The
+// caller is not known yet: a filter on the service matches this node's.)
 func (t *Tap) StartInbound(ctx context.Context, in *transport.InboundInfo) context.Context {
 	if t.watching.Load() == 0 {
+		return ctx
+	}
+	if !t.wanted(&Event{Direction: Inbound, Protocol: in.Protocol, Source: anyService, Destination: t.service, Method: in.Method, Path: in.Path}) {
 		return ctx
 	}
 	ctx, r := t.startRecord(ctx)
@@ -235,16 +268,16 @@ func (t *Tap) EndInbound(ctx context.Context, in *transport.InboundInfo) {
 		return
 	}
 	e := Event{
-		Time: in.Start, Direction: Inbound, Protocol: in.Protocol,
-		Source: in.Source, Destination: t.service, Peer: peerID(in.TLS),
-		Method: in.Method, Path: truncate(in.Path, maxPath),
-		Status: in.Status, Failed: stats.Failed(in.Protocol, in.Status, false),
-		DurationMs: millis(in.End.Sub(in.Start)), TraceID: traceID(ctx),
+		Direction: Inbound, Protocol: in.Protocol, Source: in.Source, Destination: t.service,
+		Method: in.Method, Path: in.Path, Status: in.Status, Failed: stats.Failed(in.Protocol, in.Status, false),
 	}
-	if r, ok := ctx.Value(recordKey{}).(*record); ok {
-		e.Headers = r.headers
-	}
-	t.publish(&e)
+	t.publish(&e, func(e *Event) {
+		e.Time, e.Peer, e.Path = in.Start, peerID(in.TLS), truncate(in.Path, maxPath)
+		e.DurationMs, e.TraceID = millis(in.End.Sub(in.Start)), traceID(ctx)
+		if r, ok := ctx.Value(recordKey{}).(*record); ok {
+			e.Headers = r.headers
+		}
+	})
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

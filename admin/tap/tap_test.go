@@ -182,3 +182,26 @@ func FuzzFilter(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTap measures a call through the tap's observer methods while
+// nobody watches, and while a subscription that matches nothing is open.
+func BenchmarkTap(b *testing.B) {
+	c := testCall("/", 200)
+	h := http.Header{"X-Request-Id": {"1"}}
+	b.Run("unwatched", func(b *testing.B) {
+		tp := New("a")
+		b.ReportAllocs()
+		for b.Loop() {
+			run(tp, c, h)
+		}
+	})
+	b.Run("watched-filtered-out", func(b *testing.B) {
+		tp := New("a")
+		sub := tp.Subscribe(Filter{Service: "nobody"}, 0)
+		defer sub.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			run(tp, c, h)
+		}
+	})
+}
