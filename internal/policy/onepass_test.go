@@ -109,3 +109,27 @@ func TestAdminAccessChecks(t *testing.T) {
 		t.Errorf("admin = %+v", p.Admin)
 	}
 }
+
+// Reflection is registered before a gRPC server serves: turning it on or
+// off needs a restart.
+func TestReflectionChangeNeedsRestart(t *testing.T) {
+	on, err := Parse("mesh.yaml", []byte("version: 1\nservices:\n  payments: {grpcReflection: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := Parse("mesh.yaml", []byte("version: 1\nservices:\n  payments: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]*Policy{{on, off}, {off, on}} {
+		if err := CheckReload(pair[0], pair[1]); err == nil || !strings.Contains(err.Error(), "services.payments.grpcReflection") {
+			t.Errorf("CheckReload = %v, want a restart error for grpcReflection", err)
+		}
+	}
+	if err := CheckReload(on, on); err != nil {
+		t.Error(err)
+	}
+	if _, err := Parse("mesh.yaml", []byte("version: 1\ndefaults: {grpcReflection: true}\n")); err == nil || !strings.Contains(err.Error(), "grpcReflection is a service's own") {
+		t.Errorf("grpcReflection under defaults, where it cannot apply: %v", err)
+	}
+}
