@@ -158,10 +158,10 @@ func (a Access) check(r *http.Request) error {
 	}
 	id, ok := security.PeerID(r.TLS)
 	if !ok {
-		return fmt.Errorf("weft admin: this endpoint requires mutual TLS with an allowed identity; %s", a.Hint)
+		return fmt.Errorf("admin: this endpoint requires mutual TLS with an allowed identity; %s", a.Hint)
 	}
 	if a.Allowed == nil || !a.Allowed(id) {
-		return fmt.Errorf("weft admin: %s is not allowed; %s", id, a.Hint)
+		return fmt.Errorf("admin: %s is not allowed; %s", id, a.Hint)
 	}
 	return nil
 }
