@@ -33,7 +33,8 @@ func (s State) String() string {
 
 // Endpoint is one address an instance serves on.
 type Endpoint struct {
-	// Protocol is "http" or "grpc".
+	// Protocol is "http", "grpc", or "admin" for the member's admin
+	// endpoint.
 	Protocol string `json:"p"`
 	// Addr is the host:port callers dial.
 	Addr string `json:"a"`

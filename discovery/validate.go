@@ -140,8 +140,9 @@ func validateInstance(in *Instance) error {
 		return fmt.Errorf("%d endpoints: at most %d allowed", len(in.Endpoints), MaxEndpoints)
 	}
 	for i, e := range in.Endpoints {
-		if e.Protocol != "http" && e.Protocol != "grpc" {
-			return fmt.Errorf("endpoint %d: protocol %q: want \"http\" or \"grpc\"", i, e.Protocol)
+		// "admin" is where a member serves its admin endpoint.
+		if e.Protocol != "http" && e.Protocol != "grpc" && e.Protocol != "admin" {
+			return fmt.Errorf("endpoint %d: protocol %q: want \"http\", \"grpc\" or \"admin\"", i, e.Protocol)
 		}
 		if err := validHostPort(e.Addr); err != nil {
 			return fmt.Errorf("endpoint %d: addr %q: %w", i, e.Addr, err)

@@ -1,170 +1,187 @@
 package mesh
 
 import (
-	"encoding/json"
-	"errors"
+	"crypto/tls"
 	"fmt"
 	"net"
-	"net/http"
-	"time"
+	"strings"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/weftmesh/weft/admin"
+	"github.com/weftmesh/weft/admin/stats"
+	"github.com/weftmesh/weft/admin/tap"
 	"github.com/weftmesh/weft/discovery"
+	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/resilience/limit"
+	"github.com/weftmesh/weft/security"
 )
 
-// adminServer is the node's admin endpoint: health for orchestrators and
-// a JSON view of what the node sees, for people.
-type adminServer struct {
-	srv  *http.Server
-	addr string
-	done chan struct{}
+// adminSide is what a node with an admin endpoint runs for it.
+type adminSide struct {
+	server *admin.Server
+	stats  *stats.Recorder
+	tap    *tap.Tap
+	addr   string // advertised in the catalog
 }
 
-func startAdmin(n *Node, addr string) (*adminServer, error) {
+// newAdminObservers makes the per-edge counts and the tap that feed the
+// admin endpoint; they observe requests from the start.
+func (n *Node) newAdminObservers(pol *policy.Policy) *adminSide {
+	a := &adminSide{
+		stats: stats.NewRecorder(stats.Config{Service: n.cfg.Service, Node: n.members.Name()}),
+		tap:   tap.New(n.cfg.Service),
+	}
+	a.tap.SetHeaders(pol.Admin.TapHeaders)
+	return a
+}
+
+// startAdmin serves the admin endpoint on addr and advertises it in the
+// node's catalog entry, so that peers can read its counts.
+func (n *Node) startAdmin(addr string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("admin: listen %s: %w", addr, err)
+		return fmt.Errorf("admin: listen %s: %w", addr, err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
+	loopback := isLoopback(l.Addr())
+	var served net.Listener = l
+	if n.identity != nil {
+		// Mutual TLS for peers and tools, plaintext for health probes.
+		served = security.NewListener(l, security.ListenerConfig{
+			TLS:     n.identity.ServerTLS(),
+			Mode:    func() security.Mode { return security.Permissive },
+			Service: n.cfg.Service + " admin",
+			Logger:  n.logger,
+		})
+	}
+	a := n.adminSide
+	a.server, err = admin.Start(admin.Config{
+		Listener: served,
+		Node:     adminView{n},
+		NodeName: n.members.Name(),
+		Stats:    a.stats,
+		Tap:      a.tap,
+		Metrics:  n.telemetry.MetricsHandler(),
+		Access:   func() admin.Access { return n.adminAccess(loopback) },
+		PeerTLS:  n.adminPeerTLS,
+		Logger:   n.logger,
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		n.mu.Lock()
-		stopping := n.stopping
-		n.mu.Unlock()
-		if stopping {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	mux.HandleFunc("GET /debug/weft", func(w http.ResponseWriter, r *http.Request) {
-		if wantsHTML(r) {
-			writeStatusHTML(w, n.Status())
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(n.Status())
-	})
-	mux.Handle("GET /metrics", n.telemetry.MetricsHandler())
-	a := &adminServer{
-		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
-		addr: l.Addr().String(),
-		done: make(chan struct{}),
+	if err != nil {
+		l.Close()
+		return err
 	}
-	go func() {
-		defer close(a.done)
-		if err := a.srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-			n.logger.Error("weft: admin endpoint stopped", "err", err)
+	a.addr = n.advertised(l.Addr())
+	if err := n.members.Update(func(in *discovery.Instance) {
+		in.Endpoints = append(in.Endpoints, discovery.Endpoint{Protocol: admin.Protocol, Addr: a.addr})
+	}); err != nil {
+		a.server.Close()
+		return fmt.Errorf("admin: advertise %s: %w", a.addr, err)
+	}
+	n.logger.Info("weft: admin endpoint", "addr", l.Addr().String(), "dashboard", "http://"+l.Addr().String()+"/ui/")
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.IsLoopback()
+	}
+	return false
+}
+
+// adminAccess returns who may read the admin endpoint under the policy
+// in force: anyone on the host on loopback without admin.allow; else only
+// the identities admin.allow names.
+func (n *Node) adminAccess(loopback bool) admin.Access {
+	allow := n.policy.Load().Admin.Allow
+	acc := admin.Access{
+		Protected: !loopback || len(allow) > 0,
+		Hint:      "name its service or SPIFFE ID under admin.allow in the policy (weft ca issue makes a certificate for a tool)",
+	}
+	if !acc.Protected {
+		return acc
+	}
+	if n.identity == nil {
+		acc.Hint = "the node has no identity to verify callers with: configure security.identity and admin.allow, or listen on 127.0.0.1"
+		return acc
+	}
+	tmpl := n.identity.Template()
+	acc.Allowed = func(id spiffeid.ID) bool {
+		for _, a := range allow {
+			if strings.HasPrefix(a, "spiffe://") {
+				if id.String() == a {
+					return true
+				}
+				continue
+			}
+			if svc, ok := tmpl.Service(id); ok && svc == a {
+				return true
+			}
 		}
-	}()
-	n.logger.Info("weft: admin endpoint", "addr", l.Addr().String())
-	return a, nil
-}
-
-func (a *adminServer) close() {
-	a.srv.Close()
-	<-a.done
-}
-
-// Status is a snapshot of what a node sees, as served on the admin
-// endpoint at /debug/weft.
-type Status struct {
-	Node       string                      `json:"node"`
-	Service    string                      `json:"service"`
-	Mesh       string                      `json:"mesh"`
-	GossipAddr string                      `json:"gossipAddr"`
-	Local      InstanceStatus              `json:"local"`
-	Members    []discovery.Member          `json:"members"`
-	Catalog    map[string][]InstanceStatus `json:"catalog"`
-	Endpoints  map[string][]string         `json:"endpoints"` // what clients balance over, per service
-	Gossip     discovery.Stats             `json:"gossip"`
-	Policy     PolicyStatus                `json:"policy"`
-	Inbound    InboundStatus               `json:"inbound"`
-	Identity   *IdentityStatus             `json:"identity,omitempty"` // nil without an identity
-	// Destinations shows each destination service's endpoints with the
-	// balancer's view of them: in flight, latency, weight, breaker.
-	Destinations []DestinationStatus `json:"destinations"`
-	// Decisions are the node's latest routing decisions, newest first.
-	Decisions []Decision       `json:"decisions,omitempty"`
-	Telemetry *TelemetryStatus `json:"telemetry,omitempty"`
-}
-
-// InstanceStatus is a catalog entry as people read it.
-type InstanceStatus struct {
-	Node      string            `json:"node"`
-	Service   string            `json:"service"`
-	Version   string            `json:"version,omitempty"`
-	Zone      string            `json:"zone,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Endpoints []string          `json:"endpoints,omitempty"` // "protocol://host:port"
-	Weight    uint32            `json:"weight"`
-	State     string            `json:"state"`
-}
-
-func instanceStatus(in *discovery.Instance) InstanceStatus {
-	s := InstanceStatus{
-		Node: in.Node, Service: in.Service, Version: in.Version, Zone: in.Zone,
-		Labels: in.Labels, Weight: in.Weight, State: in.State.String(),
+		return false
 	}
-	for _, e := range in.Endpoints {
-		s.Endpoints = append(s.Endpoints, e.Protocol+"://"+e.Addr)
+	return acc
+}
+
+// adminPeerTLS returns the configuration to read the admin endpoint of an
+// instance of service: mutual TLS with the node's identity, which checks
+// the peer's, or nil (plaintext) without one.
+func (n *Node) adminPeerTLS(service string) *tls.Config {
+	if n.identity == nil {
+		return nil
 	}
-	return s
-}
-
-// PolicyStatus says which policy is in force and how reloads went.
-type PolicyStatus struct {
-	Source    string `json:"source"`
-	SHA256    string `json:"sha256"`
-	Applied   uint64 `json:"reloadsApplied"`
-	Rejected  uint64 `json:"reloadsRejected"`
-	LastError string `json:"lastError,omitempty"`
-	// Effective is the policy as the node applies it: defaults filled in,
-	// secrets masked.
-	Effective map[string]any `json:"effective,omitempty"`
-}
-
-// InboundStatus counts the requests the node served.
-type InboundStatus struct {
-	InFlight int64  `json:"inFlight"`
-	Served   uint64 `json:"served"`
-	// Rejected counts requests refused by the inbound limits, by the
-	// limit that fired (caller_rate, total_rate, concurrency, adaptive).
-	Rejected map[string]uint64 `json:"rejected,omitempty"`
-	// AdaptiveLimit is the learned concurrency limit, 0 when off.
-	AdaptiveLimit int64 `json:"adaptiveLimit,omitempty"`
+	c, err := n.identity.ClientTLS(service)
+	if err != nil {
+		return security.ClientTLS(n.identity.Source(), spiffeid.ID{})
+	}
+	return c
 }
 
 // AdminAddr returns the host:port the admin endpoint listens on, or "" when
 // the node serves none.
 func (n *Node) AdminAddr() string {
-	if n.admin == nil {
+	if n.adminSide == nil || n.adminSide.server == nil {
 		return ""
 	}
-	return n.admin.addr
+	return n.adminSide.server.Addr()
+}
+
+// adminView is the node as the admin endpoint reads it.
+type adminView struct{ n *Node }
+
+func (v adminView) Status() admin.Status { return v.n.Status() }
+
+func (v adminView) Draining() bool {
+	v.n.mu.Lock()
+	defer v.n.mu.Unlock()
+	return v.n.stopping
+}
+
+func (v adminView) Instances() []*discovery.Instance {
+	view := v.n.members.View()
+	var out []*discovery.Instance
+	for _, svc := range view.Services() {
+		out = append(out, view.Instances(svc)...)
+	}
+	return out
 }
 
 // Status returns a snapshot of the node's view of the mesh.
-func (n *Node) Status() Status {
+func (n *Node) Status() admin.Status {
 	v := n.members.View()
-	s := Status{
+	s := admin.Status{
 		Node:       n.members.Name(),
 		Service:    n.cfg.Service,
 		GossipAddr: n.members.Addr(),
-		Local:      instanceStatus(n.members.Local()),
+		Local:      admin.NewInstanceStatus(n.members.Local()),
 		Members:    n.members.Members(),
-		Catalog:    make(map[string][]InstanceStatus),
+		Catalog:    make(map[string][]admin.InstanceStatus),
 		Endpoints:  make(map[string][]string),
 		Gossip:     n.members.Stats(),
-		Inbound:    InboundStatus{InFlight: n.inbound.InFlight(), Served: n.inbound.Served()},
+		Inbound:    admin.InboundStatus{InFlight: n.inbound.InFlight(), Served: n.inbound.Served()},
 	}
 	for _, svc := range v.Services() {
 		for _, in := range v.Instances(svc) {
-			s.Catalog[svc] = append(s.Catalog[svc], instanceStatus(in))
+			s.Catalog[svc] = append(s.Catalog[svc], admin.NewInstanceStatus(in))
 		}
 		s.Endpoints[svc] = n.http.Endpoints(svc)
 	}
@@ -179,7 +196,7 @@ func (n *Node) Status() Status {
 	}
 	s.Identity = n.identityStatus()
 	p := n.policy.Load()
-	s.Policy = PolicyStatus{Source: p.Source, SHA256: p.Hash, Effective: p.Effective()}
+	s.Policy = admin.PolicyStatus{Source: p.Source, SHA256: p.Hash, Effective: p.Effective()}
 	if n.watcher != nil {
 		ws := n.watcher.Stats()
 		s.Policy.Applied, s.Policy.Rejected, s.Policy.LastError = ws.Applied, ws.Rejected, ws.LastError

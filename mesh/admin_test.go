@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/admin"
 	"github.com/weftmesh/weft/mesh"
 	"github.com/weftmesh/weft/mesh/meshtest"
 )
@@ -37,7 +38,7 @@ func TestAdminEndpoint(t *testing.T) {
 		t.Errorf("/readyz = %d", code)
 	}
 	code, body := fetch("/debug/weft")
-	var st mesh.Status
+	var st admin.Status
 	if err := json.Unmarshal(body, &st); code != 200 || err != nil {
 		t.Fatalf("/debug/weft = %d, %v: %s", code, err, body)
 	}

@@ -49,8 +49,12 @@ type Config struct {
 	// balancing, 5 s timeouts, gossip in clear text).
 	PolicyFile string
 	// AdminAddr is the host:port of the admin endpoint (/healthz,
-	// /readyz, /debug/weft). If empty, $WEFT_ADMIN_ADDR, else the policy's
-	// admin.listen; if all are empty, no admin endpoint is served.
+	// /readyz, /metrics, /debug/weft, the dashboard at /ui; see package
+	// admin), advertised in the node's catalog entry so that other
+	// members' dashboards read this node's counts. Keep it on loopback,
+	// or set admin.allow: beyond loopback it requires mutual TLS. If
+	// empty, $WEFT_ADMIN_ADDR, else the policy's admin.listen; if all are
+	// empty, no admin endpoint is served.
 	AdminAddr string
 
 	// DrainDelay is how long Shutdown keeps serving after announcing that

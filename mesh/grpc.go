@@ -11,9 +11,11 @@ import (
 
 	"google.golang.org/grpc"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/transport/observe"
 	"github.com/weftmesh/weft/transport/rpc"
 )
 
@@ -104,7 +106,9 @@ func (n *Node) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 // ServeGRPC listens on addr ("127.0.0.1:0" picks a free port) and serves
 // s there, a server made by [Node.NewGRPCServer]: it publishes the
 // endpoint in the catalog as the node's gRPC endpoint and marks the node
-// ready. When ServeGRPC returns, the endpoint is withdrawn.
+// ready. When ServeGRPC returns, the endpoint is withdrawn. When the
+// policy sets services.<service>.grpcReflection, s also offers the server
+// reflection service.
 //
 // On Shutdown the node drains: the health service turns NOT_SERVING, the
 // node is announced as draining and keeps serving for Config.DrainDelay
@@ -138,6 +142,12 @@ func (n *Node) ServeGRPC(s *grpc.Server, addr string) error {
 	n.grpc.servers = append(n.grpc.servers, s)
 	n.mu.Unlock()
 
+	if n.policy.Load().Services[n.cfg.Service].GRPCReflection {
+		// A server that registered reflection itself keeps its own.
+		if _, ok := s.GetServiceInfo()[reflectionService]; !ok {
+			reflection.Register(s)
+		}
+	}
 	h := n.grpcHealth()
 	for name := range s.GetServiceInfo() {
 		h.SetServingStatus(name, healthgrpc.HealthCheckResponse_SERVING)
@@ -153,6 +163,9 @@ func (n *Node) ServeGRPC(s *grpc.Server, addr string) error {
 	n.withdraw(ep, func() { n.forgetGRPC(s) })
 	return err
 }
+
+// reflectionService is the full name of gRPC's server reflection service.
+const reflectionService = "grpc.reflection.v1.ServerReflection"
 
 // rpcConfig describes the node's server side to package rpc.
 func (n *Node) rpcConfig() rpc.Config {
@@ -189,7 +202,7 @@ func (n *Node) grpcDialer() (*rpc.Dialer, error) {
 // grpcDestinations returns the state of the services the node's gRPC
 // channels call (those dialed at least once), for the admin endpoint's
 // status next to the HTTP destinations.
-func (n *Node) grpcDestinations() []DestinationStatus {
+func (n *Node) grpcDestinations() []observe.DestinationStatus {
 	n.grpc.mu.Lock()
 	d := n.grpc.dialer
 	n.grpc.mu.Unlock()

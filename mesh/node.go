@@ -31,8 +31,10 @@ type Node struct {
 	http    *transport.Clients // the HTTP side of the node's clients
 	inbound transport.Inbound
 	watcher *policy.Watcher // nil without a policy file
-	admin   *adminServer    // nil without an admin address
-	unsub   func()
+	// adminSide is the admin endpoint and what feeds it; nil without an
+	// admin address.
+	adminSide *adminSide
+	unsub     func()
 
 	telemetry *telemetry.Telemetry
 	decisions *observe.DecisionLog // nil without an admin address
@@ -118,6 +120,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if adminAddr == "" {
 		adminAddr = pol.Admin.Listen
 	}
+	if adminAddr != "" {
+		n.adminSide = n.newAdminObservers(pol)
+	}
 	if err := n.startTelemetry(ctx, pol, adminAddr != ""); err != nil {
 		n.unsub()
 		n.members.Close()
@@ -125,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if adminAddr != "" {
-		if n.admin, err = startAdmin(n, adminAddr); err != nil {
+		if err = n.startAdmin(adminAddr); err != nil {
 			n.unsub()
 			n.members.Close()
 			n.closeIdentity()
@@ -196,6 +201,9 @@ func (n *Node) applyPolicy(p *policy.Policy) error {
 	}
 	n.inbound.SetSecurity(sec)
 	n.applyTelemetry(p)
+	if n.adminSide != nil {
+		n.adminSide.tap.SetHeaders(p.Admin.TapHeaders)
+	}
 	n.policy.Store(p)
 	n.logger.Info("weft: policy reloaded", "file", p.Source, "sha256", p.Hash)
 	return nil
@@ -345,8 +353,8 @@ func (n *Node) stopBackground() {
 	if n.watcher != nil {
 		n.watcher.Close()
 	}
-	if n.admin != nil {
-		n.admin.close()
+	if n.adminSide != nil && n.adminSide.server != nil {
+		n.adminSide.server.Close()
 	}
 	n.unsub()
 	n.closeIdentity()

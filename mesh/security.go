@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/weftmesh/weft/admin"
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/security/authz"
@@ -21,23 +23,6 @@ import (
 // read it from the request's context.
 func PeerID(ctx context.Context) (id spiffeid.ID, ok bool) {
 	return security.PeerFromContext(ctx)
-}
-
-// IdentityStatus describes the node's own identity.
-type IdentityStatus struct {
-	ID string `json:"id"`
-	// Expires is when the current SVID expires, and ExpiresInSeconds how
-	// long that is from now.
-	Expires          time.Time `json:"expires"`
-	ExpiresInSeconds float64   `json:"expiresInSeconds"`
-	Mode             string    `json:"mtls"`
-	// Connections counts the connections the node's listener accepted, by
-	// how they were served: tls, plaintext, refused.
-	Connections security.ListenerStats `json:"connections"`
-	// Denied counts requests authorization refused; WouldDeny those a
-	// dry-run rule set let through.
-	Denied    uint64 `json:"authorizationDenied"`
-	WouldDeny uint64 `json:"authorizationWouldDeny"`
 }
 
 // openIdentity obtains the node's SVID when the policy configures an
@@ -121,11 +106,11 @@ func (n *Node) listen(l net.Listener) net.Listener {
 }
 
 // identityStatus returns the identity part of Status, nil without one.
-func (n *Node) identityStatus() *IdentityStatus {
+func (n *Node) identityStatus() *admin.IdentityStatus {
 	if n.identity == nil {
 		return nil
 	}
-	s := &IdentityStatus{
+	s := &admin.IdentityStatus{
 		ID:   n.identity.ID().String(),
 		Mode: string(n.policy.Load().MTLS(n.cfg.Service)),
 	}

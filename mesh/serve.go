@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/weftmesh/weft/admin"
 	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/security"
@@ -113,7 +114,9 @@ func (n *Node) withdraw(ep discovery.Endpoint, forget func()) {
 	forget()
 	err := n.members.Update(func(in *discovery.Instance) {
 		in.Endpoints = slices.DeleteFunc(in.Endpoints, func(e discovery.Endpoint) bool { return e == ep })
-		if len(in.Endpoints) == 0 {
+		// The admin endpoint serves no traffic: a node left with only
+		// that one serves nothing.
+		if !slices.ContainsFunc(in.Endpoints, func(e discovery.Endpoint) bool { return e.Protocol != admin.Protocol }) {
 			in.State = discovery.StateStarting
 		}
 	})

@@ -45,17 +45,23 @@ func (n *Node) startTelemetry(ctx context.Context, pol *policy.Policy, admin boo
 // attachTelemetry puts the telemetry on the request path when it observes
 // anything, and takes it off when it does not, so that a node with no
 // tracing, no metrics reader and no access log pays nothing per request.
+//
+// With an admin endpoint, the routing history, the per-edge counts and
+// the tap observe every request too; the telemetry comes first, so that
+// they see the trace ID it sets.
 func (n *Node) attachTelemetry() {
-	var calls observe.CallObserver
+	var (
+		calls   observe.CallObserver
+		inbound observe.InboundObserver
+	)
 	if n.telemetry.Observes() {
-		calls = n.telemetry
-		n.inbound.SetObserver(n.telemetry)
-	} else {
-		n.inbound.SetObserver(nil)
+		calls, inbound = n.telemetry, n.telemetry
 	}
-	if n.decisions != nil {
-		calls = observe.Observers(calls, n.decisions)
+	if a := n.adminSide; a != nil {
+		calls = observe.Observers(calls, n.decisions, a.stats, a.tap)
+		inbound = observe.InboundObservers(inbound, a.stats, a.tap)
 	}
+	n.inbound.SetObserver(inbound)
 	n.engine.SetObserver(calls)
 }
 
@@ -150,18 +156,3 @@ func (n *Node) nodeStats() telemetry.NodeStats {
 	}
 	return s
 }
-
-// Types of the admin endpoint's status, defined by the packages that keep
-// the state.
-type (
-	// DestinationStatus is one destination service and its endpoints as
-	// this node's clients balance over them.
-	DestinationStatus = observe.DestinationStatus
-	// EndpointStatus is one endpoint with the balancer's view of it.
-	EndpointStatus = observe.EndpointStatus
-	// Decision is one routing decision: route, subset, endpoints tried,
-	// outcome.
-	Decision = observe.Decision
-	// TelemetryStatus says where the node's traces and metrics go.
-	TelemetryStatus = telemetry.Status
-)

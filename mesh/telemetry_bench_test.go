@@ -2,6 +2,8 @@ package mesh_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -15,7 +17,10 @@ import (
 // (both nodes observed alike) as telemetry is added:
 //
 //	none           no admin endpoint, no tracing: nothing observes requests
-//	metrics        admin endpoint: Prometheus metrics and the routing history
+//	metrics        admin endpoint: Prometheus metrics, the routing history,
+//	               the dashboard's per-edge counts, the tap (nobody watching)
+//	tap-watched    metrics, and a tap stream open on both nodes that
+//	               matches every request (rate-limited: most are dropped)
 //	sampled-0%     metrics, and tracing with every trace sampled out
 //	sampled-1%     metrics, and 1% of traces sampled
 //	sampled-100%   metrics, and every trace sampled
@@ -39,6 +44,7 @@ func BenchmarkTelemetry(b *testing.B) {
 	}{
 		{"none", false, false, 0},
 		{"metrics", true, false, 0},
+		{"tap-watched", true, false, 0},
 		{"sampled-0%", true, true, 0},
 		{"sampled-1%", true, true, 0.01},
 		{"sampled-100%", true, true, 1},
@@ -55,9 +61,13 @@ func BenchmarkTelemetry(b *testing.B) {
 				}
 				return c
 			}
-			m.Serve(cfg("echo"), okHandler)
+			srv := m.Serve(cfg("echo"), okHandler)
 			client := m.Start(cfg("client"))
 			meshtest.WaitEndpoints(b, client, "echo", 1)
+			if tc.name == "tap-watched" {
+				watchTap(b, client.AdminAddr())
+				watchTap(b, srv.AdminAddr())
+			}
 			c := client.NewClient("echo")
 			b.ReportAllocs()
 			for b.Loop() {
@@ -65,4 +75,25 @@ func BenchmarkTelemetry(b *testing.B) {
 			}
 		})
 	}
+}
+
+// watchTap opens a tap stream on the admin endpoint at addr, reading it
+// until the benchmark ends.
+func watchTap(b *testing.B, addr string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/weft/tap?rate=500", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(io.Discard, resp.Body)
+	}()
+	b.Cleanup(func() {
+		cancel()
+		resp.Body.Close()
+		<-done
+	})
 }

@@ -19,6 +19,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/weftmesh/weft/admin"
 	"github.com/weftmesh/weft/mesh"
 	"github.com/weftmesh/weft/mesh/meshtest"
 )
@@ -273,11 +274,11 @@ services:
 	}
 
 	ct, body := fetch(base, "")
-	var st mesh.Status
+	var st admin.Status
 	if err := json.Unmarshal([]byte(body), &st); err != nil || ct != "application/json" {
 		t.Fatalf("JSON status (%s): %v", ct, err)
 	}
-	var echo *mesh.DestinationStatus
+	var echo *admin.DestinationStatus
 	for i := range st.Destinations {
 		if st.Destinations[i].Service == "echo" {
 			echo = &st.Destinations[i]

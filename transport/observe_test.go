@@ -525,3 +525,60 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	}
 	return req
 }
+
+// Decisions are recorded when calls end but listed by when they started:
+// a slow call that ended last is not the newest.
+func TestDecisionsNewestFirstByStart(t *testing.T) {
+	log := observe.NewDecisionLog(0)
+	base := time.Now()
+	for _, c := range []struct {
+		path  string
+		start time.Duration
+	}{{"/slow", 0}, {"/fast-1", time.Millisecond}, {"/fast-2", 2 * time.Millisecond}} {
+		info := &observe.CallInfo{Destination: "a", Method: "GET", Path: c.path, Start: base.Add(c.start), End: base.Add(c.start + time.Millisecond)}
+		if c.path == "/slow" {
+			defer log.EndCall(context.Background(), info) // ends last
+			continue
+		}
+		log.EndCall(context.Background(), info)
+	}
+	t.Cleanup(func() {
+		got := log.Recent()
+		var paths []string
+		for _, d := range got {
+			paths = append(paths, d.Path)
+		}
+		if strings.Join(paths, " ") != "/fast-2 /fast-1 /slow" {
+			t.Errorf("decisions %v, want newest start first", paths)
+		}
+	})
+}
+
+// InboundObservers calls each observer, ending in reverse order.
+func TestInboundObservers(t *testing.T) {
+	if observe.InboundObservers() != nil || observe.InboundObservers(nil) != nil {
+		t.Error("InboundObservers of nothing is not nil")
+	}
+	var order []string
+	mk := func(name string) observe.InboundObserver {
+		return inboundFunc{
+			start: func() { order = append(order, "start "+name) },
+			end:   func() { order = append(order, "end "+name) },
+		}
+	}
+	o := observe.InboundObservers(mk("a"), nil, mk("b"))
+	in := &observe.InboundInfo{}
+	o.EndInbound(o.StartInbound(context.Background(), in), in)
+	if got := strings.Join(order, ", "); got != "start a, start b, end b, end a" {
+		t.Errorf("order %s", got)
+	}
+}
+
+type inboundFunc struct{ start, end func() }
+
+func (f inboundFunc) StartInbound(ctx context.Context, _ *observe.InboundInfo) context.Context {
+	f.start()
+	return ctx
+}
+
+func (f inboundFunc) EndInbound(context.Context, *observe.InboundInfo) { f.end() }

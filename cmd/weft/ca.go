@@ -15,8 +15,8 @@ import (
 )
 
 const (
-	caArgs    = "init DIR --trust-domain T"
-	caSummary = "create a development certificate authority, for mTLS without SPIRE"
+	caArgs    = "init DIR --trust-domain T | issue DIR (--id ID | --service S) --out NAME [--dns H]... [--ip A]..."
+	caSummary = "create a development certificate authority, for mTLS without SPIRE, and issue certificates from it"
 )
 
 var caCommand = command{name: "ca", args: caArgs, summary: caSummary, run: runCA}
@@ -24,18 +24,25 @@ var caCommand = command{name: "ca", args: caArgs, summary: caSummary, run: runCA
 func caUsage(w io.Writer) {
 	fmt.Fprintf(w, `Usage: weft ca %s
 
-Create a development certificate authority for trust domain T in DIR:
-DIR/%s (its root certificate) and DIR/%s (its key). Nodes whose policy
-names DIR under security.identity.dev issue their own SPIFFE identities
-from it. It is for development only: in production, identities come from
-the SPIFFE Workload API (SPIRE).
+init: create a development certificate authority for trust domain T in
+DIR: DIR/%s (its root certificate) and DIR/%s (its key). Nodes whose
+policy names DIR under security.identity.dev issue their own SPIFFE
+identities from it. It is for development only: in production,
+identities come from the SPIFFE Workload API (SPIRE).
 
-Exits 0 on success, 1 if the CA cannot be written or DIR already holds
-one, 2 on a usage error.
+issue: issue a certificate and key from the CA in DIR, for a SPIFFE ID
+(--id spiffe://T/...) or a service (--service S, whose ID the default
+template makes: spiffe://T/svc/S), into NAME.crt and NAME.key. It serves
+as a client certificate (grpcurl -cert, grpc-health-probe -tls-client-cert)
+and as a server certificate (security.identity.files); --dns and --ip add
+host names that tools which check them verify. Flags: --ttl (default 24h).
+
+Exits 0 on success, 1 if the CA cannot be read or written or DIR already
+holds one, 2 on a usage error.
 `, caArgs, devca.CertFile, devca.KeyFile)
 }
 
-// runCA dispatches to the ca subcommands; init is the only one.
+// runCA dispatches to the ca subcommands.
 func runCA(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "weft ca: no subcommand given")
@@ -45,6 +52,8 @@ func runCA(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "init":
 		return runCAInit(args[1:], stdout, stderr)
+	case "issue":
+		return runCAIssue(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		caUsage(stdout)
 		return exitOK
@@ -100,13 +109,15 @@ func runCAInit(args []string, stdout, stderr io.Writer) int {
 
 To give nodes identities from it, add to their policy:
 
+mesh:
+  trustDomain: %s
 security:
   identity:
     dev:
       ca: %s
 
 For development only: in production, use the SPIFFE Workload API (SPIRE).
-`, td.Name(), filepath.Join(dir, devca.CertFile), filepath.Join(dir, devca.KeyFile), yamlString(abs))
+`, td.Name(), filepath.Join(dir, devca.CertFile), filepath.Join(dir, devca.KeyFile), td.Name(), yamlString(abs))
 	return exitOK
 }
 

@@ -24,7 +24,7 @@ func TestCAUsage(t *testing.T) {
 		{[]string{"ca", "rotate"}, exitUsage, "", "weft ca: unknown subcommand \"rotate\"\n\nUsage: weft ca init"},
 		{[]string{"ca", "help"}, exitOK, "Usage: weft ca init DIR --trust-domain T", ""},
 		{[]string{"ca", "-h"}, exitOK, "Usage: weft ca init DIR --trust-domain T", ""},
-		{[]string{"help", "ca"}, exitOK, "Usage: weft ca init DIR --trust-domain T\n\n" + caSummary, ""},
+		{[]string{"help", "ca"}, exitOK, "Usage: weft " + caCommand.name + " " + caArgs + "\n\n" + caSummary, ""},
 		{[]string{"help"}, exitOK, "  ca         " + caSummary, ""},
 		{[]string{"ca", "init"}, exitUsage, "", "weft ca init: no directory given"},
 		{[]string{"ca", "init", "-h"}, exitOK, "Usage: weft ca init", ""},
@@ -71,7 +71,7 @@ func TestCAInit(t *testing.T) {
 			"Created a development CA for trust domain example.org:\n",
 			filepath.Join(dir, "ca.crt") + "  root certificate",
 			filepath.Join(dir, "ca.key") + "  private key",
-			"\nsecurity:\n  identity:\n    dev:\n      ca: " + dir + "\n",
+			"\nmesh:\n  trustDomain: example.org\nsecurity:\n  identity:\n    dev:\n      ca: " + dir + "\n",
 			"in production, use the SPIFFE Workload API",
 		} {
 			if !strings.Contains(stdout, want) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	weftadmin "github.com/weftmesh/weft/admin"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -127,7 +128,7 @@ func TestInspectCommands(t *testing.T) {
 		t.Errorf("weft policy --json: exit %d, %v: %s", code, err, out)
 	}
 	code, out, _ = runWeft("status", admin, "--json")
-	var st mesh.Status
+	var st weftadmin.Status
 	if err := json.Unmarshal([]byte(out), &st); code != exitOK || err != nil || st.Node != client.Name() {
 		t.Errorf("weft status --json: exit %d, %v", code, err)
 	}

@@ -44,6 +44,8 @@ var commands = []command{
 	membersCommand,
 	endpointsCommand,
 	policyCommand,
+	dashboardCommand,
+	tapCommand,
 	{name: "version", summary: "print the weft version", run: runVersion},
 }
 

@@ -88,6 +88,13 @@ func run(ctx context.Context, opts options, stdout io.Writer) error {
 		opts.Logs = io.Discard
 	}
 	scr := newScreen(stdout, opts.Redraw)
+	if opts.Redraw && opts.Logs != io.Discard {
+		// Lines written to the terminal between frames would scroll the
+		// table away: with redraw, the latest log lines are shown under
+		// it instead, and all of them once the run ends.
+		opts.Logs = scr.logSink(opts.Logs)
+		defer scr.flushLogs()
+	}
 
 	keyNote, err := ensureGossipKey()
 	if err != nil {
@@ -134,6 +141,7 @@ func run(ctx context.Context, opts options, stdout io.Writer) error {
 	}
 	scr.printf("  started     %d nodes in %v, all joined through %s", len(s.instances)+1, time.Since(started).Round(time.Millisecond), s.loadgen.GossipAddr())
 	if opts.AdminAddr != "" {
+		scr.printf("  dashboard   http://%s/ui/   (the whole mesh, live; or: go run ./cmd/weft dashboard %s)", opts.AdminAddr, opts.AdminAddr)
 		scr.printf("  admin       curl http://%s/debug/weft   (the loadgen node's view of the mesh)", opts.AdminAddr)
 	}
 	if opts.Duration > 0 {

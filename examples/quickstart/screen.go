@@ -22,6 +22,62 @@ type screen struct {
 	mu     sync.Mutex
 	events []string
 	header []string // lines repeated on top of every redrawn frame
+
+	// With redraw, the nodes' log lines: the latest are shown under the
+	// table, all are written to logsTo when the run ends.
+	logs    []string
+	logsTo  io.Writer
+	logSeen int
+}
+
+// shownLogLines is how many of the latest log lines a redrawn frame shows.
+const shownLogLines = 6
+
+// maxKeptLogLines bounds the log lines kept for the end of the run.
+const maxKeptLogLines = 1000
+
+// logSink returns a writer for the nodes' logs that keeps their lines for
+// the frames instead of writing them between frames; flushLogs writes
+// them to w.
+func (s *screen) logSink(w io.Writer) io.Writer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logsTo = w
+	return logWriter{s}
+}
+
+type logWriter struct{ s *screen }
+
+// Write takes whole lines, as slog's handlers write them.
+func (l logWriter) Write(p []byte) (int, error) {
+	s := l.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for line := range strings.SplitSeq(strings.TrimRight(string(p), "\n"), "\n") {
+		s.logSeen++
+		if len(s.logs) == maxKeptLogLines {
+			s.logs = s.logs[1:]
+		}
+		s.logs = append(s.logs, line)
+	}
+	return len(p), nil
+}
+
+// flushLogs writes the log lines kept, once the table is no longer
+// redrawn.
+func (s *screen) flushLogs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logsTo == nil || len(s.logs) == 0 {
+		return
+	}
+	if dropped := s.logSeen - len(s.logs); dropped > 0 {
+		fmt.Fprintf(s.logsTo, "(%d earlier log lines not kept)\n", dropped)
+	}
+	for _, l := range s.logs {
+		fmt.Fprintln(s.logsTo, l)
+	}
+	s.logs = nil
 }
 
 func newScreen(w io.Writer, redraw bool) *screen {
@@ -103,6 +159,15 @@ func (s *screen) frame(rows []row, gen statsSnapshot, genRate float64, skipped u
 	b.WriteString("\n")
 	if s.redraw && len(s.events) > 0 {
 		b.WriteString("\n" + strings.Join(s.events, "\n") + "\n")
+	}
+	if s.redraw && len(s.logs) > 0 {
+		fmt.Fprintf(&b, "\nlatest of %d log lines (all are printed at the end):\n", s.logSeen)
+		for _, l := range s.logs[max(0, len(s.logs)-shownLogLines):] {
+			if len(l) > 160 {
+				l = l[:160] + "…"
+			}
+			b.WriteString("  " + l + "\n")
+		}
 	}
 	if !s.redraw {
 		b.WriteString("\n")

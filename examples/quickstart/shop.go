@@ -122,12 +122,20 @@ func startShop(ctx context.Context, cfg shopConfig) (*shop, error) {
 // startInstance starts one node and serves its service's handler, measured,
 // on a free loopback port.
 func startInstance(ctx context.Context, spec instanceSpec, label string, seed []string, cfg shopConfig) (*instance, error) {
+	admin := ""
+	if cfg.adminAddr != "" {
+		// Every node counts its own traffic for the dashboard, which the
+		// loadgen's admin endpoint reads from each of them: they get
+		// admin endpoints of their own, on free ports.
+		admin = "127.0.0.1:0"
+	}
 	n, err := mesh.Start(ctx, mesh.Config{
 		Service:    spec.service,
 		Version:    spec.version,
 		GossipAddr: "127.0.0.1:0",
 		Join:       seed,
 		PolicyFile: cfg.policyFile,
+		AdminAddr:  admin,
 		Logger:     cfg.logger.With("instance", label),
 	})
 	if err != nil {

@@ -100,7 +100,8 @@ func (d *Destination) Begin(ctx context.Context, r Request) (*Call, context.Cont
 			c.obs = obs
 			c.rec = &observe.CallInfo{
 				Protocol: r.Protocol.String(), Source: d.engine.cfg.Source, Destination: d.Service,
-				Method: r.Name, Path: r.Path, Route: c.route.Name(), Subset: c.subset, Start: time.Now(),
+				Method: r.Name, Path: r.Path, Route: c.route.Name(), Subset: c.subset,
+				Balancer: d.cfg.LoadBalancer, Start: time.Now(),
 			}
 			ctx = obs.StartCall(ctx, c.rec)
 			c.obsCtx = ctx

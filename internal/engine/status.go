@@ -3,6 +3,7 @@ package engine
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/weftmesh/weft/transport/observe"
 )
@@ -38,6 +39,11 @@ func (e *Engine) Status(p Protocol, include func(service string) bool) []observe
 				Labels: maps.Clone(ep.Labels), Weight: max(ep.Weight, 1),
 				InFlight: ep.InFlight(), LatencyMs: ep.Latency(now) / 1e6,
 				Down: !ep.Available(now) && !ejected, Ejected: ejected,
+			}
+			if w := d.cfg.SlowStart.Window; w > 0 && !ep.ReadySince.IsZero() {
+				if age := time.Duration(now - ep.ReadySince.UnixNano()); age < w {
+					es.SlowStart = 0.1 + 0.9*float64(age)/float64(w)
+				}
 			}
 			if b := st.breakers; b != nil {
 				es.Breaker = b.State(ep.Node).String()

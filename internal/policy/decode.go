@@ -25,6 +25,10 @@ type decoder struct {
 	dir       string // relative file: references in the policy start here
 	errs      ErrorList
 	positions map[string]position
+	// recovered reports that the tree was parsed from the file with the
+	// lines of its syntax errors blanked out: keys may be missing that
+	// the file has, so nothing is reported as missing.
+	recovered bool
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
@@ -154,7 +158,6 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path, pattern stri
 		return false
 	}
 	fields := structFields(v.Type())
-	ok := true
 	d.eachPair(n, path, func(key string, k, val *yaml.Node) {
 		childPath, childPattern := join(path, key), join(pattern, key)
 		idx, found := fields.index[key]
@@ -163,11 +166,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path, pattern stri
 			d.positions[childPath] = position{val.Line, val.Column}
 			d.decode(val, v.FieldByIndex(idx), childPath, childPattern)
 		default:
-			ok = false
-			d.errorAt(k, "%s", unknownKeyMessage(key, path, fields.names))
+			// The struct is still checked: its known keys decoded, so
+			// its own rules report their problems in the same run.
+			d.errorAt(k, "%s", unknownKeyMessage(key, path, pattern, fields.names))
 		}
 	})
-	return ok
+	return true
 }
 
 // decodeMap decodes a mapping into a map with string keys.

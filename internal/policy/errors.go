@@ -71,3 +71,10 @@ func sortErrors(l ErrorList) {
 		)
 	})
 }
+
+// dedupe drops errors that repeat the one before (a check of a section
+// and a check across sections can find the same problem), from a sorted
+// list.
+func dedupe(l ErrorList) ErrorList {
+	return slices.CompactFunc(l, func(a, b *Error) bool { return *a == *b })
+}

@@ -64,7 +64,7 @@ func TestParseErrors(t *testing.T) {
 		{"routes reference subsets", "version: 1\nservices:\n  a:\n    subsets: {v1: {version: v1}}\n    routes: [{to: {v3: 100}, hedge: {delay: -1s}}]\n",
 			[]string{"5:19: services.a.routes[0].to: unknown subset \"v3\" (defined: v1)", "5:45: services.a.routes[0].hedge.delay: must not be negative"}},
 		{"authorization rules validate themselves", "version: 1\nservices:\n  a:\n    inbound: {authorization: {rules: [{paths: [\"/a*b\"]}]}}\n",
-			[]string{"4:48: services.a.inbound.authorization.rules[0].paths[0]: "}},
+			[]string{"4:30: services.a.inbound.authorization: rules need verified callers", "4:48: services.a.inbound.authorization.rules[0].paths[0]: "}},
 		{"service-only planned key in defaults is unknown", "version: 1\ndefaults:\n  routes: []\n",
 			[]string{`3:3: unknown key "routes" in defaults`}},
 		{"duplicate key", "version: 1\nmesh:\n  name: a\n  name: b\n",

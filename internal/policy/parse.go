@@ -47,13 +47,15 @@ func Parse(file string, data []byte) (*Policy, error) {
 		if val != nil {
 			at = val
 		}
-		if val == nil || isNull(val) {
+		if (val == nil || isNull(val)) && !d.recovered {
 			d.errorAt(at, "version: missing; add `version: %d` at the top of the file", Version)
 		}
 	}
-	if len(d.errs) == 0 {
-		d.checkSecurity(p)
-	}
+	// The checks across sections run even when a section has errors of
+	// its own, so that one run reports everything; they skip what depends
+	// on a value that could not be read.
+	d.checkSecurity(p)
+	d.checkAdmin(p)
 	if len(d.errs) > 0 {
 		return nil, d.sortedErrors()
 	}
@@ -75,6 +77,7 @@ const maxErrors = 100
 // of them plus one saying how many more there were.
 func (d *decoder) sortedErrors() ErrorList {
 	sortErrors(d.errs)
+	d.errs = dedupe(d.errs)
 	if len(d.errs) <= maxErrors {
 		return d.errs
 	}
@@ -133,7 +136,7 @@ func (d *decoder) parseYAML(data []byte) *yaml.Node {
 		return nil
 	case err != nil:
 		d.syntaxError(err, data)
-		return nil
+		return d.recoverTree(data, err)
 	}
 	var next yaml.Node
 	switch err := loader.Load(&next); {
@@ -148,6 +151,76 @@ func (d *decoder) parseYAML(data []byte) *yaml.Node {
 		return nil
 	}
 	return doc.Content[0]
+}
+
+// maxRecoveries bounds how many times recoverTree blanks lines out.
+const maxRecoveries = 20
+
+// recoverTree parses data again with the lines of each syntax error
+// blanked out, so that the rest of the file is checked in the same run.
+// Only the first syntax errors are reported: those found after blanking
+// lines may be caused by the blanking. It returns nil when nothing
+// parses.
+func (d *decoder) recoverTree(data []byte, err error) *yaml.Node {
+	lines := bytes.Split(data, []byte("\n"))
+	for range maxRecoveries {
+		from, to := errorLines(err)
+		if from < 1 || from > len(lines) {
+			return nil
+		}
+		// Lines indented deeper than the first belong to the broken
+		// construct: left alone, they would land under another key.
+		depth := indentation(lines[from-1])
+		for to < len(lines) && (len(bytes.TrimSpace(lines[to])) == 0 || indentation(lines[to]) > depth) {
+			to++
+		}
+		for i := from; i <= min(to, len(lines)); i++ {
+			lines[i-1] = nil
+		}
+		var doc yaml.Node
+		loader, lerr := yaml.NewLoader(bytes.NewReader(bytes.Join(lines, []byte("\n"))),
+			yaml.WithPlugin(loaderlimits.New(loaderlimits.DepthValue(maxDepth))))
+		if lerr != nil {
+			return nil
+		}
+		if err = loader.Load(&doc); err == nil {
+			if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || isNull(doc.Content[0]) {
+				return nil
+			}
+			d.recovered = true
+			return doc.Content[0]
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// indentation counts the blanks a line starts with.
+func indentation(line []byte) int {
+	return len(line) - len(bytes.TrimLeft(line, " \t"))
+}
+
+// errorLines returns the lines a syntax error spans: from the construct
+// it was parsing to where the parser gave up.
+func errorLines(err error) (from, to int) {
+	var list *yaml.LoadErrors
+	if errors.As(err, &list) && len(list.Errors) > 0 {
+		return errorLines(list.Errors[0])
+	}
+	var le *yaml.LoadError
+	if !errors.As(err, &le) {
+		return 0, 0
+	}
+	from, to = le.Mark.Line, le.Mark.Line
+	if c := le.ContextMark.Line; c > 0 && c < from {
+		// The parser gave up at the next token, which is often fine
+		// (the next key after an unclosed bracket): blank from the
+		// construct it was in to the line before.
+		from, to = c, to-1
+	}
+	return from, to
 }
 
 func (d *decoder) emptyError() {

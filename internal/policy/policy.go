@@ -72,6 +72,17 @@ type Admin struct {
 	// Listen is the host:port the admin listener binds. If empty, the node
 	// runs no admin listener.
 	Listen string `yaml:"listen"`
+	// Allow lists who may read the admin endpoint beyond its health and
+	// metrics: service names (any instance of the service) and spiffe://
+	// IDs, proved over mutual TLS. When it is set, or when Listen is not a
+	// loopback address, only they may; on loopback without it, anyone on
+	// the host may. Peers reading each other's counts for the dashboard
+	// must be listed too.
+	Allow []string `yaml:"allow"`
+	// TapHeaders lists the request headers whose values the tap shows;
+	// every other value is redacted. Headers that carry credentials
+	// (Authorization, Cookie, ...) cannot be listed.
+	TapHeaders []string `yaml:"tapHeaders"`
 }
 
 // position is a 1-based line and column in the policy file.

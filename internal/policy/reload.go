@@ -7,7 +7,8 @@ import (
 
 // CheckReload reports the changes from old to new that a running node
 // cannot apply: any key under mesh (the node would have to leave and rejoin
-// the gossip layer) and admin.listen (the listener is bound at start), security.identity and
+// the gossip layer), admin.listen (the listener is bound at start),
+// services.*.grpcReflection (registered before a server serves), security.identity and
 // security.idTemplate (the identity is obtained at start),
 // telemetry.tracing.otlp and telemetry.metrics (exporters are built at
 // start). A
@@ -30,6 +31,17 @@ func CheckReload(old, new *Policy) error {
 	}
 	if old.Admin.Listen != new.Admin.Listen {
 		errs = append(errs, new.restartError("admin.listen", old.Admin.Listen, new.Admin.Listen))
+	}
+	// Reflection is registered on a gRPC server before it serves.
+	for name, svc := range new.Services {
+		if was := old.Services[name].GRPCReflection; was != svc.GRPCReflection {
+			errs = append(errs, new.restartError("services."+name+".grpcReflection", was, svc.GRPCReflection))
+		}
+	}
+	for name, svc := range old.Services {
+		if _, ok := new.Services[name]; !ok && svc.GRPCReflection {
+			errs = append(errs, new.restartError("services."+name+".grpcReflection", true, false))
+		}
 	}
 	// The identity is obtained once, at start; the mTLS modes and the
 	// authorization rules apply live.

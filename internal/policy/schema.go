@@ -11,7 +11,19 @@ import (
 // valueHooks decode the value at a schema pattern themselves, instead of the
 // generic decoder. They return "" or what is wrong with the value.
 var valueHooks = map[string]func(d *decoder, n *yaml.Node, v reflect.Value) string{
-	"mesh.gossipKey": decodeGossipKey,
+	"mesh.gossipKey":          decodeGossipKey,
+	"defaults.retries.on[]":   decodeCondition,
+	"services.*.retries.on[]": decodeCondition,
+}
+
+// decodeCondition reads a retry condition, taking a status written as a
+// number (429, unquoted) as the condition of that name.
+func decodeCondition(_ *decoder, n *yaml.Node, v reflect.Value) string {
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!int") {
+		return "expected a condition name such as 5xx, got " + describe(n)
+	}
+	v.SetString(n.Value)
+	return ""
 }
 
 // valueChecks validate a decoded value at a schema pattern. They return ""
@@ -21,6 +33,8 @@ var valueChecks = map[string]func(v reflect.Value) string{
 	"mesh.name":          checkString(checkMeshName),
 	"mesh.trustDomain":   checkString(checkTrustDomain),
 	"admin.listen":       checkString(checkListen),
+	"admin.allow[]":      checkString(checkAdminAllow),
+	"admin.tapHeaders[]": checkString(checkTapHeader),
 	"egress.allow[]":     checkString(checkEgressHost),
 	"defaults.timeout":   checkDuration(checkTimeout),
 	"services.*.timeout": checkDuration(checkTimeout),

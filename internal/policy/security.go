@@ -27,17 +27,24 @@ func checkTrustDomain(s string) string {
 func (d *decoder) checkSecurity(p *Policy) {
 	d.resolvePaths(&p.Security.Identity)
 	sec := p.Security
-	var tmpl security.Template
+	var (
+		tmpl   security.Template
+		tmplOK bool // the IDs of services can be made
+	)
 	if sec.Enabled() {
-		if p.Mesh.TrustDomain == "" {
+		td, tdErr := spiffeid.TrustDomainFromString(p.Mesh.TrustDomain)
+		switch {
+		case p.Mesh.TrustDomain == "" && !d.recovered:
 			d.errorAtPath("security.identity", "security.identity: needs mesh.trustDomain, the trust domain of every service's SPIFFE ID; add it under mesh, e.g. `trustDomain: example.org`")
-			return
-		}
-		td, _ := spiffeid.TrustDomainFromString(p.Mesh.TrustDomain) // checked when decoded
-		var err error
-		if tmpl, err = security.ParseTemplate(sec.IDTemplate, td); err != nil {
-			d.errorAtPath("security.idTemplate", "security.idTemplate: "+strings.TrimPrefix(err.Error(), "security: "))
-			return
+		case tdErr != nil:
+			// Reported where it is written.
+		default:
+			var err error
+			if tmpl, err = security.ParseTemplate(sec.IDTemplate, td); err != nil {
+				d.errorAtPath("security.idTemplate", "security.idTemplate: "+strings.TrimPrefix(err.Error(), "security: "))
+			} else {
+				tmplOK = true
+			}
 		}
 	}
 	names := slices.Sorted(maps.Keys(p.Services))
@@ -70,7 +77,7 @@ func (d *decoder) checkSecurity(p *Policy) {
 			d.errorAtPath(path, fmt.Sprintf("%s: rules need verified callers, but %s runs without mTLS: configure security.identity and an mtls mode other than disabled", path, name))
 			continue
 		}
-		if sec.Enabled() {
+		if tmplOK {
 			if _, err := authz.Compile(az, tmpl.TrustDomain(), tmpl.ID); err != nil {
 				d.fieldErrors(path, err)
 			}

@@ -22,6 +22,11 @@ type ServiceConfig struct {
 	// TLS, plaintext or both, and so whether callers use TLS to reach
 	// them. If empty, the policy's security.mtls.
 	MTLS security.Mode `yaml:"mtls"`
+	// GRPCReflection makes the service's gRPC servers offer the server
+	// reflection service, so that tools such as grpcurl can list and
+	// call its methods without its .proto files. Reflection calls pass
+	// the same mTLS and authorization as any other.
+	GRPCReflection bool `yaml:"grpcReflection"`
 }
 
 // Validate checks the service's balancer keys, and its routes against its

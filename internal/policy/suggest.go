@@ -8,12 +8,19 @@ import (
 // unknownKeyMessage explains an unknown key found in the mapping at path,
 // listing the keys that belong there and suggesting the closest one when
 // the key looks like a typo.
-func unknownKeyMessage(key, path string, known []string) string {
+// serviceOnlyKeys are keys of a service's section that defaults cannot
+// hold: they describe the service's own instances or routes.
+var serviceOnlyKeys = map[string]bool{"grpcReflection": true, "subsets": true, "routes": true, "inbound": true, "mtls": true}
+
+func unknownKeyMessage(key, path, pattern string, known []string) string {
 	where := "in " + path
 	if path == "" {
 		where = "at the top level"
 	}
 	msg := fmt.Sprintf("unknown key %q %s", truncate(key), where)
+	if pattern == "defaults" && serviceOnlyKeys[key] {
+		return fmt.Sprintf("%s: %s is a service's own and cannot apply to every service; set it under services.<name>", msg, key)
+	}
 	if s := closest(key, known); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}

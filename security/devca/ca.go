@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/url"
 	"time"
 
@@ -105,6 +106,14 @@ func (ca *CA) Bundle() *x509bundle.Bundle {
 // validity is cut short at the root certificate's expiry; once the root
 // has expired, Issue fails. id must be in the CA's trust domain.
 func (ca *CA) Issue(id spiffeid.ID, ttl time.Duration) (*x509svid.SVID, error) {
+	return ca.IssueWithNames(id, ttl, nil, nil)
+}
+
+// IssueWithNames is [CA.Issue] for a certificate that also names the DNS
+// names and IP addresses given, for tools that check a server's host
+// name (grpcurl, grpc-health-probe without -tls-no-verify). Mesh peers
+// still check only the SPIFFE ID.
+func (ca *CA) IssueWithNames(id spiffeid.ID, ttl time.Duration, dnsNames []string, ips []net.IP) (*x509svid.SVID, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("devca: issue %s: ttl must be positive, got %v", id, ttl)
 	}
@@ -122,7 +131,7 @@ func (ca *CA) Issue(id spiffeid.ID, ttl time.Duration) (*x509svid.SVID, error) {
 		return nil, fmt.Errorf("devca: issue %s: the CA certificate of %s expired at %v; create a new CA with \"weft ca init DIR --trust-domain %s\"",
 			id, ca.td, ca.cert.NotAfter, ca.td.Name())
 	}
-	return ca.IssueValidity(id, now.Add(-ClockSkew), notAfter)
+	return ca.issue(id, now.Add(-ClockSkew), notAfter, dnsNames, ips)
 }
 
 // IssueValidity returns a new SVID for id, with a fresh key, valid from
@@ -130,6 +139,10 @@ func (ca *CA) Issue(id spiffeid.ID, ttl time.Duration) (*x509svid.SVID, error) {
 // whether or not that includes now: tests use it for expired and
 // not-yet-valid certificates. id must be in the CA's trust domain.
 func (ca *CA) IssueValidity(id spiffeid.ID, notBefore, notAfter time.Time) (*x509svid.SVID, error) {
+	return ca.issue(id, notBefore, notAfter, nil, nil)
+}
+
+func (ca *CA) issue(id spiffeid.ID, notBefore, notAfter time.Time, dnsNames []string, ips []net.IP) (*x509svid.SVID, error) {
 	if id.IsZero() {
 		return nil, errors.New("devca: issue: empty SPIFFE ID")
 	}
@@ -154,6 +167,8 @@ func (ca *CA) IssueValidity(id spiffeid.ID, notBefore, notAfter time.Time) (*x50
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		URIs:                  []*url.URL{id.URL()},
+		DNSNames:              dnsNames,
+		IPAddresses:           ips,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},

@@ -58,7 +58,7 @@ func NewSource(cfg Config, id spiffeid.ID, logger *slog.Logger) (*Source, error)
 		return nil, err
 	}
 	if logger != nil {
-		if fi, err := os.Stat(filepath.Join(cfg.CA, KeyFile)); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if fi, err := os.Stat(filepath.Join(cfg.CA, KeyFile)); err == nil && fi.Mode().Perm()&0o077 != 0 && firstTime("perm:"+string(ca.cert.Raw)) {
 			logger.Warn("devca: the CA key can be read by other users, who could then mint any identity of the mesh: chmod 600 it",
 				"file", filepath.Join(cfg.CA, KeyFile), "mode", fi.Mode().Perm())
 		}
@@ -99,10 +99,23 @@ func NewSourceFromCA(ca *CA, id spiffeid.ID, ttl time.Duration, logger *slog.Log
 		done:   make(chan struct{}),
 	}
 	s.svid.Store(svid)
-	logger.Warn("devca: this node's identity comes from a DEVELOPMENT CA; do not use it in production, where identities come from the SPIFFE Workload API",
-		"id", id.String(), "trustDomain", ca.td.Name(), "ttl", ttl)
+	if firstTime("dev:" + string(ca.cert.Raw)) {
+		logger.Warn("devca: identities come from a DEVELOPMENT CA; do not use it in production, where identities come from the SPIFFE Workload API (said once per CA in this process)",
+			"id", id.String(), "trustDomain", ca.td.Name(), "ttl", ttl)
+	}
 	go s.run(issued, svid)
 	return s, nil
+}
+
+// warned holds the warnings already given in this process: several nodes
+// in one process (a test, the quickstart) share a CA, and one warning per
+// CA says it all.
+var warned sync.Map
+
+// firstTime reports whether key is seen for the first time.
+func firstTime(key string) bool {
+	_, seen := warned.LoadOrStore(key, true)
+	return !seen
 }
 
 // GetX509SVID returns the current SVID. The caller must not modify it.

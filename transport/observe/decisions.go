@@ -122,7 +122,9 @@ func (l *DecisionLog) EndCall(_ context.Context, c *CallInfo) {
 	l.mu.Unlock()
 }
 
-// Recent returns the decisions kept, newest first.
+// Recent returns the decisions kept, newest first: by when the call
+// started. (They are recorded when calls end, and a slow call ends after
+// faster ones that started later.)
 func (l *DecisionLog) Recent() []Decision {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -137,5 +139,6 @@ func (l *DecisionLog) Recent() []Decision {
 		d.Tries = slices.Clone(s.tries[:s.ntries])
 		out = append(out, d)
 	}
+	slices.SortStableFunc(out, func(a, b Decision) int { return b.Time.Compare(a.Time) })
 	return out
 }

@@ -103,6 +103,9 @@ type CallInfo struct {
 	// Subset is the subset the route's split chose, or "" for every
 	// endpoint. It is set before the first attempt starts.
 	Subset string
+	// Balancer is the load balancer that picks each attempt's endpoint
+	// among the subset's ready ones ("least_request", ...).
+	Balancer string
 
 	// Complete in EndCall.
 
@@ -263,19 +266,14 @@ func (h HeaderCarrier) Keys() []string {
 // It returns nil when none is left, so that an engine given the result
 // costs nothing when nobody observes.
 func Observers(list ...CallObserver) CallObserver {
-	var out multiObserver
-	for _, o := range list {
-		if o != nil {
-			out = append(out, o)
-		}
-	}
+	out := nonNil(list)
 	switch len(out) {
 	case 0:
 		return nil
 	case 1:
 		return out[0]
 	}
-	return out
+	return multiObserver(out)
 }
 
 type multiObserver []CallObserver
@@ -305,5 +303,48 @@ func (m multiObserver) EndAttempt(ctx context.Context, c *CallInfo, a *AttemptIn
 func (m multiObserver) EndCall(ctx context.Context, c *CallInfo) {
 	for i := len(m) - 1; i >= 0; i-- {
 		m[i].EndCall(ctx, c)
+	}
+}
+
+// InboundObservers combines inbound observers into one that calls each in
+// turn, each seeing the context the previous one returned; nil entries
+// are skipped. EndInbound runs in reverse order. It returns nil when none
+// is left, so that an [Inbound] given the result costs nothing when
+// nobody observes.
+func InboundObservers(list ...InboundObserver) InboundObserver {
+	out := nonNil(list)
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return multiInbound(out)
+}
+
+// nonNil returns the entries of list that are not nil.
+func nonNil[T comparable](list []T) []T {
+	var zero T
+	var out []T
+	for _, o := range list {
+		if o != zero {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+type multiInbound []InboundObserver
+
+func (m multiInbound) StartInbound(ctx context.Context, in *InboundInfo) context.Context {
+	for _, o := range m {
+		ctx = o.StartInbound(ctx, in)
+	}
+	return ctx
+}
+
+func (m multiInbound) EndInbound(ctx context.Context, in *InboundInfo) {
+	for i := len(m) - 1; i >= 0; i-- {
+		m[i].EndInbound(ctx, in)
 	}
 }

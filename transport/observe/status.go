@@ -47,4 +47,8 @@ type EndpointStatus struct {
 	// Breaker is the endpoint's circuit breaker: "closed", "open" or
 	// "half-open"; "" without breakers.
 	Breaker string `json:"breaker,omitempty"`
+	// SlowStart is the share of its full weight the endpoint gets while
+	// slow start ramps it up (0.1 to 1); 0 once ramped up or without
+	// slow start.
+	SlowStart float64 `json:"slowStart,omitempty"`
 }

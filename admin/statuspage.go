@@ -1,4 +1,4 @@
-package mesh
+package admin
 
 import (
 	"bytes"
@@ -73,7 +73,7 @@ th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .bad{color:#b00020;font-weight:600}.ok{color:#186a3b}.dim{color:#777}pre{background:#f7f7f7;padding:.6em;overflow:auto}
 </style></head><body>
 <h1>{{.Service}} <span class="dim">{{.Node}}</span></h1>
-<div>mesh <b>{{.Mesh}}</b> · gossip {{.GossipAddr}} · state <b>{{.Local.State}}</b>{{with .Local.Version}} · version {{.}}{{end}}{{with .Local.Zone}} · zone {{.}}{{end}} · <a href="?format=json">JSON</a> · <a href="/metrics">metrics</a></div>
+<div>mesh <b>{{.Mesh}}</b> · gossip {{.GossipAddr}} · state <b>{{.Local.State}}</b>{{with .Local.Version}} · version {{.}}{{end}}{{with .Local.Zone}} · zone {{.}}{{end}} · <a href="?format=json">JSON</a> · <a href="/metrics">metrics</a> · <a href="/ui/">dashboard</a></div>
 {{with .Identity}}<div>identity <b>{{.ID}}</b> · mTLS {{.Mode}} · SVID expires in {{.ExpiresInSeconds}} s · denied {{.Denied}}{{if .WouldDeny}} · would deny (dry run) {{.WouldDeny}}{{end}}</div>{{end}}
 
 <h2>Members ({{len .Members}})</h2>
