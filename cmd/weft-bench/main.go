@@ -59,7 +59,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	modeList := fs.String("modes", "all", "modes to run, separated by commas: "+modeNames(modes))
 	fs.IntVar(&o.Reps, "reps", 5, "times each mode is measured; the modes take turns")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "closed-loop load before each mode's measurements, not measured")
-	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each measured phase")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured phase")
 	fs.IntVar(&o.Concurrency, "concurrency", 16, "callers of the closed loop")
 	rates := fs.String("rates", "1000", "open-loop rates in requests per second, separated by commas")
 	fs.StringVar(&o.otlp, "otlp", "", "OTLP/gRPC collector `host:port` the traced mode exports to; if empty, spans go to an in-process exporter that drops them")
