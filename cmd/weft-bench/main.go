@@ -43,6 +43,7 @@ type options struct {
 	doc   string
 	note  string
 	keep  bool
+	from  string
 	args  []string
 }
 
@@ -66,6 +67,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.haproxy, "haproxy", "", "HAProxy `binary`; if empty, $"+envHAProxy+", else haproxy on the PATH")
 	fs.StringVar(&o.note, "note", "", "what to say of the machine with the results, e.g. \"shared, busy\"")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (certificates, configurations, each process's log) and print its path")
+	fs.StringVar(&o.from, "from", "", "measure nothing: write the chart and tables again from the `"+jsonFile+"` of an earlier run")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -99,6 +101,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "weft-bench: %v\n", err)
 		return exitUsage
 	}
+	if o.from != "" {
+		var rep report
+		if err := readJSON(o.from, &rep); err != nil {
+			fmt.Fprintf(stderr, "weft-bench: -from: %v\n", err)
+			return exitFailure
+		}
+		return o.write(&rep, stdout, stderr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	exe, err := os.Executable()
@@ -116,6 +126,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "weft-bench: %v\n", err)
 		return exitFailure
 	}
+	return o.write(rep, stdout, stderr)
+}
+
+// write writes rep's outputs where o says and prints its tables; the exit
+// code says whether every run succeeded.
+func (o *options) write(rep *report, stdout, stderr io.Writer) int {
 	if err := writeOutputs(rep, o.out, o.doc); err != nil {
 		fmt.Fprintf(stderr, "weft-bench: %v\n", err)
 		return exitFailure

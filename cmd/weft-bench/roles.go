@@ -131,7 +131,10 @@ func runClient(ctx context.Context, m mode, env childEnv, t target, s clientSett
 	defer ep.close()
 	var res clientResult
 	if res.Path, err = ep.describe(ctx); err != nil {
-		return nil, fmt.Errorf("first request: %w (went through: %s)", err, res.Path)
+		if res.Path != "" {
+			err = fmt.Errorf("%w (it went through: %s)", err, res.Path)
+		}
+		return nil, fmt.Errorf("first request: %w", err)
 	}
 	meter := &cpuMeter{procs: append([]process{{Role: "client", PID: os.Getpid()}}, procs...)}
 	if _, err := closedLoop(ctx, ep, s.Concurrency, s.Warmup, meter); err != nil {

@@ -33,7 +33,12 @@ func svgChart(r *report) []byte {
 	c.text(chartWidth/2, c.y+16, "middle", 16, "bold", "Weft and the alternatives, one request over loopback")
 	c.y += 28
 	c.text(chartWidth/2, c.y+12, "middle", 11, "", fmt.Sprintf("%s · %d reps, median and range · %s", r.Started.UTC().Format("2006-01-02"), r.Settings.Reps, r.Machine))
-	c.y += 24
+	c.y += 16
+	if r.Machine.Note != "" {
+		c.text(chartWidth/2, c.y+12, "middle", 11, "", r.Machine.Note)
+		c.y += 16
+	}
+	c.y += 8
 	for i, rate := range r.Settings.Rates {
 		c.latencyPanel(r, i, rate)
 	}
