@@ -86,7 +86,9 @@
 //	<!-- weft-bench:end -->
 //
 // is replaced by the same tables, the chart's link and the command line.
-// The exit status is 1 if any run failed; the others are still written.
-// -keep keeps the work directory (certificates, policies, HAProxy
-// configurations and each process's log); a failed run always keeps it.
+// -from FILE measures nothing and writes all of it again from the
+// comparison.json of an earlier run. The exit status is 1 if any run
+// failed; the others are still written. -keep keeps the work directory
+// (certificates, policies, HAProxy configurations and each process's
+// log); a failed run always keeps it.
 package main

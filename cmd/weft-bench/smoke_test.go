@@ -137,6 +137,19 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("the tables do not show %s", m.title)
 			}
 		}
+		// The JSON holds all the outputs are drawn from.
+		again := filepath.Join(t.TempDir(), "again")
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"-from", filepath.Join(out, jsonFile), "-out", again}, &stdout, &stderr); code != exitOK {
+			t.Fatalf("-from: exit %d: %s", code, stderr.String())
+		}
+		for _, f := range []string{chartFile, markdownFile} {
+			a, err1 := os.ReadFile(filepath.Join(out, f))
+			b, err2 := os.ReadFile(filepath.Join(again, f))
+			if err := errors.Join(err1, err2); err != nil || !bytes.Equal(a, b) {
+				t.Errorf("%s drawn again from %s differs (%v)", f, jsonFile, err)
+			}
+		}
 		got, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)
