@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -41,13 +40,13 @@ type childEnv struct {
 
 // clientSettings is how the client side loads the server.
 type clientSettings struct {
-	Warmup      time.Duration `json:"warmup"`
-	Duration    time.Duration `json:"duration"`
-	Concurrency int           `json:"concurrency"`
-	Rates       []float64     `json:"rates"`
+	Warmup      time.Duration
+	Duration    time.Duration
+	Concurrency int
+	Rates       []float64
 }
 
-// clientResult is what the client side reports, in its -result file.
+// clientResult is what the client side reports, in its -out file.
 type clientResult struct {
 	Path   string  `json:"path"` // what the first request went through
 	Closed phase   `json:"closed"`
@@ -206,12 +205,7 @@ func writeJSON(path string, v any) error {
 
 // readJSON reads what writeJSON wrote.
 func readJSON(path string, v any) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
