@@ -27,6 +27,9 @@ func TestSmoke(t *testing.T) {
 	for _, m := range modes {
 		if m.sidecars {
 			if _, err := findHAProxy(""); err != nil {
+				if os.Getenv(envHAProxy) != "" {
+					t.Fatalf("$%s: %v", envHAProxy, err)
+				}
 				haproxyMissing = err.Error()
 				continue
 			}
