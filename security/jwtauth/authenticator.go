@@ -101,8 +101,8 @@ type Authenticator struct {
 	cache    *tokenCache
 	sources  map[JWKS]*keySource
 	acquired []*keySource // one entry per acquisition, released by Close
-	missing  string // WWW-Authenticate for a request without a token
-	rejected string // WWW-Authenticate for an invalid token
+	missing  string       // WWW-Authenticate for a request without a token
+	rejected string       // WWW-Authenticate for an invalid token
 
 	closeOnce sync.Once
 }

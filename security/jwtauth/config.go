@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/weftmesh/weft/internal/fielderr"
 )
 
@@ -268,11 +270,11 @@ func (l Location) validate(key string) fielderr.List {
 		es.Add(key, "set header (like Authorization) or cookie (a cookie name)")
 	case l.Header != "" && l.Cookie != "":
 		es.Add(key, "set header or cookie, not both: list them as two entries")
-	case l.Header != "" && !validToken(l.Header):
+	case l.Header != "" && !httpguts.ValidHeaderFieldName(l.Header):
 		es.Add(key+".header", "%q is not a header name", truncate(l.Header))
 	case l.Header != "" && pseudoOrReserved(l.Header):
 		es.Add(key+".header", "%q cannot carry a token; use Authorization or a header of your own", l.Header)
-	case l.Cookie != "" && !validToken(l.Cookie):
+	case l.Cookie != "" && !httpguts.ValidHeaderFieldName(l.Cookie):
 		es.Add(key+".cookie", "%q is not a cookie name", truncate(l.Cookie))
 	}
 	if l.Prefix != "" && l.Cookie != "" {
@@ -320,24 +322,6 @@ func (j JWKS) timeout() time.Duration {
 		return DefaultFetchTimeout
 	}
 	return j.Timeout
-}
-
-// validToken reports whether s is an RFC 9110 token, as header and cookie
-// names are.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return true
 }
 
 func printable(s string) bool {
