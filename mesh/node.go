@@ -15,6 +15,8 @@ import (
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/security/extauthz"
+	"github.com/weftmesh/weft/security/jwtauth"
 	"github.com/weftmesh/weft/telemetry"
 	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/route"
@@ -41,7 +43,11 @@ type Node struct {
 	installing atomic.Pointer[policy.Policy]
 	identity   *security.Identity // nil without security.identity
 	ready      chan struct{}
-	grpc       grpcSide // channels and servers; see grpc.go
+
+	endUserMu sync.Mutex             // guards authn and extAuthz
+	authn     *jwtauth.Authenticator // in force; nil without jwt
+	extAuthz  *extauthz.Authorizer   // in force; nil without extAuthz
+	grpc      grpcSide               // channels and servers; see grpc.go
 
 	mu        sync.Mutex // guards servers, listeners and stopping
 	servers   []*http.Server
@@ -107,6 +113,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		},
 	})
 	if err != nil {
+		n.closeEndUser()
 		n.closeIdentity()
 		return nil, fmt.Errorf("mesh: %w", err)
 	}
@@ -119,6 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := n.startTelemetry(ctx, pol, adminAddr != ""); err != nil {
 		n.unsub()
 		n.members.Close()
+		n.closeEndUser()
 		n.closeIdentity()
 		return nil, err
 	}
@@ -126,6 +134,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if n.admin, err = startAdmin(n, adminAddr); err != nil {
 			n.unsub()
 			n.members.Close()
+			n.closeEndUser()
 			n.closeIdentity()
 			n.dropTelemetry()
 			return nil, fmt.Errorf("mesh: %w", err)
@@ -153,7 +162,7 @@ func (n *Node) setUp(pol *policy.Policy) error {
 	if err != nil {
 		return fmt.Errorf("mesh: %w", err)
 	}
-	n.inbound.SetSecurity(sec)
+	sec.commit()
 	return nil
 }
 
@@ -183,12 +192,14 @@ func (n *Node) applyPolicy(p *policy.Policy) error {
 	old := n.installing.Swap(p)
 	if err := n.router.UpdateRouting(routing(p)); err != nil {
 		n.installing.Store(old)
+		sec.abort()
 		return err
 	}
 	if err := n.inbound.SetLimits(inboundLimits(p, n.cfg.Service)); err != nil {
+		sec.abort()
 		return fmt.Errorf("inbound limits of %s: %w", n.cfg.Service, err)
 	}
-	n.inbound.SetSecurity(sec)
+	sec.commit()
 	n.grpcPolicy(p)
 	n.applyTelemetry(p)
 	n.policy.Store(p)
@@ -356,6 +367,7 @@ func (n *Node) stopBackground() {
 		n.admin.close()
 	}
 	n.unsub()
+	n.closeEndUser()
 	n.closeIdentity()
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/security/authz"
+	"github.com/weftmesh/weft/security/extauthz"
+	"github.com/weftmesh/weft/security/jwtauth"
 	"github.com/weftmesh/weft/transport/route"
 )
 
@@ -72,9 +74,15 @@ type ServiceConfig struct {
 // accept. Callers ignore it.
 type InboundConfig struct {
 	limit.Config `yaml:",inline"`
+	// JWT, if not nil, authenticates the end user of every request by
+	// its token.
+	JWT *jwtauth.Config `yaml:"jwt"`
 	// Authorization, if not nil, says which callers may make which
 	// requests.
 	Authorization *authz.Config `yaml:"authorization"`
+	// ExtAuthz, if not nil, asks an external authorization server about
+	// every request the rules allowed.
+	ExtAuthz *extauthz.Config `yaml:"extAuthz"`
 }
 
 // Validate checks the service's balancer keys, and its routes against its

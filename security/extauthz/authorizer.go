@@ -291,5 +291,20 @@ func (a *Authorizer) Close() {
 	})
 }
 
-// Done returns a channel closed once Close has closed the checker.
+// Stop closes a for good, without the grace period of Close: it waits for
+// the checks in flight (each bounded by the timeout) and closes the
+// checker. Use it when nothing can call Authorize any more, as when the
+// node stops. It is idempotent, and may follow Close.
+func (a *Authorizer) Stop() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	a.closing, a.graceOver = true, true
+	a.mu.Unlock()
+	a.maybeCloseChecker()
+	<-a.closed
+}
+
+// Done returns a channel closed once Close or Stop has closed the checker.
 func (a *Authorizer) Done() <-chan struct{} { return a.closed }

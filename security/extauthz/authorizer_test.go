@@ -344,3 +344,19 @@ func TestValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestStop(t *testing.T) {
+	f := &fakeChecker{check: answer(extauthz.Answer{Allow: true})}
+	a, err := extauthz.New(extauthz.Config{Envoy: someEnvoy, Timeout: 5 * time.Second}, f, extauthz.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Authorize(context.Background(), request("/"))
+	a.Close()
+	start := time.Now()
+	a.Stop()
+	a.Stop()
+	if !f.closed.Load() || time.Since(start) > time.Second {
+		t.Errorf("Stop did not close the checker at once (closed %v after %v)", f.closed.Load(), time.Since(start))
+	}
+}

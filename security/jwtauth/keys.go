@@ -1,7 +1,6 @@
 package jwtauth
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -205,8 +204,8 @@ func (s *keySnapshot) hasKID(kid string) bool {
 // LoadKeySetFile reads and checks the JWKS document at path, as a policy
 // is checked: it returns an error when the file cannot be read or holds
 // no usable key, and otherwise the problems of keys it skips.
-func LoadKeySetFile(ctx context.Context, path string) (skipped []string, err error) {
-	doc, err := readFile(ctx, path)
+func LoadKeySetFile(path string) (skipped []string, err error) {
+	doc, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -56,8 +56,8 @@ func newKeySource(cfg JWKS, logger *slog.Logger, now func() time.Time) (*keySour
 	s := &keySource{cfg: cfg, logger: logger, now: now, refs: 1, done: make(chan struct{})}
 	if cfg.File != "" {
 		s.name = cfg.File
-		s.fetch = func(ctx context.Context) ([]byte, error) { return readFile(ctx, cfg.File) }
-		if err := s.read(context.TODO()); err != nil { // a local file read is not cancellable
+		s.fetch = func(context.Context) ([]byte, error) { return readFile(cfg.File) }
+		if err := s.install(readFile(cfg.File)); err != nil {
 			return nil, err
 		}
 		s.lastRead = now()
@@ -134,10 +134,9 @@ func (s *keySource) get(ctx context.Context) ([]byte, error) {
 	return body, nil
 }
 
-func readFile(ctx context.Context, path string) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+// readFile reads a key set file, up to one byte more than a key set may
+// hold.
+func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("jwtauth: jwks.file: %w", err)
@@ -152,8 +151,11 @@ func readFile(ctx context.Context, path string) ([]byte, error) {
 
 // read reads the key set once and installs it; on failure the current
 // set stays.
-func (s *keySource) read(ctx context.Context) error {
-	doc, err := s.fetch(ctx)
+func (s *keySource) read(ctx context.Context) error { return s.install(s.fetch(ctx)) }
+
+// install parses a key set that was read, or returns the error of its
+// read, and makes it current; on error the current set stays.
+func (s *keySource) install(doc []byte, err error) error {
 	var keys []*verifyKey
 	var skipped []string
 	if err == nil {

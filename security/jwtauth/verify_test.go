@@ -201,7 +201,7 @@ func TestKeySetFileProblems(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.doc, err, tc.want)
 		}
-		if _, err := jwtauth.LoadKeySetFile(context.Background(), path); err == nil {
+		if _, err := jwtauth.LoadKeySetFile(path); err == nil {
 			t.Errorf("%s: LoadKeySetFile accepted it", tc.doc)
 		}
 	}

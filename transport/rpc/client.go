@@ -50,7 +50,8 @@ func (ch *channel) newCall(ctx context.Context, method string, stream bool) (*ca
 	}
 	mirrorOf, mirrored := ctx.Value(mirrorKey{}).(string)
 	if dst.routes.Len() > 0 && !mirrored {
-		c.route = dst.routes.Match(Request(method, md))
+		// The context carries the end-user claims routes may match.
+		c.route = dst.routes.Match(Request(method, md).WithContext(ctx))
 		c.subset = c.route.PickSubset(rand.Uint64())
 		c.idempotent = c.route.Config().Idempotent
 		if t := c.route.Timeout(); t > 0 {
