@@ -43,13 +43,18 @@ func decodeClaimValues(_ *decoder, n *yaml.Node, v reflect.Value) string {
 		v.Set(reflect.ValueOf([]string{s}))
 		return ""
 	}
+	// A value that cannot be read stands in for itself, so that the
+	// condition is not also reported as listing no value.
+	unreadable := reflect.ValueOf([]string{"?"})
 	if n.Kind != yaml.SequenceNode {
+		v.Set(unreadable)
 		return fmt.Sprintf("expected a value or a list of values the claim may hold, like [admins, ops], got %s", describe(n))
 	}
 	vals := make([]string, 0, len(n.Content))
 	for _, el := range n.Content {
 		s, ok := scalar(el)
 		if !ok {
+			v.Set(unreadable)
 			return fmt.Sprintf("expected a list of values the claim may hold, like [admins, ops], but an element is %s", describe(el))
 		}
 		vals = append(vals, s)

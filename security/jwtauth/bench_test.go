@@ -14,7 +14,7 @@ func setUpBench(b testing.TB, s signer) (*jwtauth.Authenticator, http.Header) {
 	cfg := fileConfig(writeKeySet(b, s))
 	cfg.LogClaims = []string{"sub"}
 	a := mustNew(b, cfg, jwtauth.Options{Now: clk.Now})
-	h := bearer(s.sign(b, claimsAt(clk.Now())))
+	h := bearer(s.Sign(b, claimsAt(clk.Now())))
 	if res := a.AuthenticateHTTP(context.Background(), h); res.Err != nil {
 		b.Fatal(res.Err)
 	}
@@ -38,12 +38,12 @@ func BenchmarkAuthenticate(b *testing.B) {
 // check and claim parsing, by algorithm.
 func BenchmarkVerifyUncached(b *testing.B) {
 	for _, s := range []signer{newRSASigner(b, 0, "k1"), newECSigner(b, "e1")} {
-		b.Run(string(s.alg), func(b *testing.B) {
+		b.Run(string(s.Alg), func(b *testing.B) {
 			clk := newClock()
 			a := mustNew(b, fileConfig(writeKeySet(b, s)), jwtauth.Options{Now: clk.Now})
 			tokens := make([]string, 512)
 			for i := range tokens {
-				tokens[i] = s.sign(b, with(claimsAt(clk.Now()), "jti", i))
+				tokens[i] = s.Sign(b, with(claimsAt(clk.Now()), "jti", i))
 			}
 			b.ReportAllocs()
 			i := 0

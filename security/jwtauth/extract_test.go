@@ -15,7 +15,7 @@ import (
 func TestTokenLocations(t *testing.T) {
 	clk := newClock()
 	s := newRSASigner(t, 0, "k1")
-	tok := s.sign(t, claimsAt(clk.Now()))
+	tok := s.Sign(t, claimsAt(clk.Now()))
 	path := writeKeySet(t, s)
 	for _, tc := range []struct {
 		name string
@@ -77,7 +77,7 @@ func TestOptional(t *testing.T) {
 	if res := a.AuthenticateHTTP(context.Background(), http.Header{}); res.Err != nil || res.Claims != nil {
 		t.Errorf("no token, optional: %+v", res)
 	}
-	expired := s.sign(t, with(claimsAt(clk.Now()), "exp", clk.Now().Add(-time.Hour).Unix()))
+	expired := s.Sign(t, with(claimsAt(clk.Now()), "exp", clk.Now().Add(-time.Hour).Unix()))
 	if res := a.AuthenticateHTTP(context.Background(), bearer(expired)); res.Err == nil {
 		t.Error("an invalid token was let through because tokens are optional")
 	}
@@ -86,7 +86,7 @@ func TestOptional(t *testing.T) {
 func TestMetadata(t *testing.T) {
 	clk := newClock()
 	s := newRSASigner(t, 0, "k1")
-	tok := s.sign(t, claimsAt(clk.Now()))
+	tok := s.Sign(t, claimsAt(clk.Now()))
 	cfg := fileConfig(writeKeySet(t, s))
 	cfg.From = []jwtauth.Location{{Header: "Authorization"}, {Cookie: "session"}}
 	a := mustNew(t, cfg, jwtauth.Options{Now: clk.Now})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/jwttest"
 	"github.com/weftmesh/weft/security/jwtauth"
 )
 
@@ -19,10 +20,10 @@ func FuzzVerify(f *testing.F) {
 	s := newRSASigner(f, 0, "k1")
 	now := clk.Now()
 	for _, tok := range []string{
-		s.sign(f, claimsAt(now)),
-		s.sign(f, with(claimsAt(now), "exp", now.Add(-time.Hour).Unix())),
-		unsignedToken(f, claimsAt(now)),
-		hmacWithPublicKey(f, &rsaKey(f, 0).PublicKey, "k1", claimsAt(now)),
+		s.Sign(f, claimsAt(now)),
+		s.Sign(f, with(claimsAt(now), "exp", now.Add(-time.Hour).Unix())),
+		jwttest.Unsigned(f, claimsAt(now)),
+		jwttest.HMACWithPublicKey(f, s, claimsAt(now)),
 		"a.b.c", "..", "eyJhbGciOiJSUzI1NiJ9.e30.", "",
 	} {
 		f.Add(tok)
@@ -33,7 +34,7 @@ func FuzzVerify(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(a.Close)
-	signed, err := a.Verify(context.Background(), s.sign(f, claimsAt(now)))
+	signed, err := a.Verify(context.Background(), s.Sign(f, claimsAt(now)))
 	if err != nil {
 		f.Fatal(err)
 	}

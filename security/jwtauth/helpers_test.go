@@ -1,25 +1,13 @@
 package jwtauth_test
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-
+	"github.com/weftmesh/weft/internal/jwttest"
 	"github.com/weftmesh/weft/security/jwtauth"
 )
 
@@ -28,100 +16,20 @@ const (
 	testAudience = "payments"
 )
 
-// rsaKeys are generated once: RSA key generation is slow under -race.
-var (
-	rsaOnce sync.Once
-	rsaKeys [3]*rsa.PrivateKey
-)
+// signer signs test tokens with one key.
+type signer = *jwttest.Key
+
+func newRSASigner(t testing.TB, i int, kid string) signer { return jwttest.RSA(t, i, kid) }
+
+func newECSigner(t testing.TB, kid string) signer { return jwttest.EC(t, kid) }
 
 func rsaKey(t testing.TB, i int) *rsa.PrivateKey {
-	t.Helper()
-	rsaOnce.Do(func() {
-		for j := range rsaKeys {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				panic(err)
-			}
-			rsaKeys[j] = k
-		}
-	})
-	return rsaKeys[i]
+	return jwttest.RSA(t, i, "").Key.(*rsa.PrivateKey)
 }
 
-// signer signs test tokens with one key.
-type signer struct {
-	kid string
-	alg jose.SignatureAlgorithm
-	key crypto.Signer
-}
+func keySet(t testing.TB, signers ...signer) []byte { return jwttest.KeySet(t, signers...) }
 
-func newRSASigner(t testing.TB, i int, kid string) signer {
-	return signer{kid: kid, alg: jose.RS256, key: rsaKey(t, i)}
-}
-
-func newECSigner(t testing.TB, kid string) signer {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signer{kid: kid, alg: jose.ES256, key: k}
-}
-
-// jwk returns the public JWK of s.
-func (s signer) jwk() jose.JSONWebKey {
-	return jose.JSONWebKey{Key: s.key.Public(), KeyID: s.kid, Algorithm: string(s.alg), Use: "sig"}
-}
-
-// sign returns a compact JWS of claims, with kid in its header when set.
-func (s signer) sign(t testing.TB, claims map[string]any) string {
-	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if s.kid != "" {
-		opts = opts.WithHeader(jose.HeaderKey("kid"), s.kid)
-	}
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: s.key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := sig.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// keySet returns the JWKS document of signers.
-func keySet(t testing.TB, signers ...signer) []byte {
-	t.Helper()
-	set := jose.JSONWebKeySet{}
-	for _, s := range signers {
-		set.Keys = append(set.Keys, s.jwk())
-	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// writeKeySet writes the JWKS of signers to a file and returns its path.
-func writeKeySet(t testing.TB, signers ...signer) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "jwks.json")
-	if err := os.WriteFile(path, keySet(t, signers...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+func writeKeySet(t testing.TB, signers ...signer) string { return jwttest.WriteKeySet(t, signers...) }
 
 // claimsAt returns valid claims for the test issuer and audience at now.
 func claimsAt(now time.Time) map[string]any {
@@ -132,55 +40,7 @@ func claimsAt(now time.Time) map[string]any {
 	}
 }
 
-func with(c map[string]any, kv ...any) map[string]any {
-	out := make(map[string]any, len(c))
-	for k, v := range c {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(out, kv[i].(string))
-			continue
-		}
-		out[kv[i].(string)] = kv[i+1]
-	}
-	return out
-}
-
-// unsignedToken returns a token with alg "none" and no signature.
-func unsignedToken(t testing.TB, claims map[string]any) string {
-	t.Helper()
-	return rawToken(t, map[string]any{"alg": "none", "typ": "JWT"}, claims, nil)
-}
-
-// hmacWithPublicKey returns a token "signed" HS256 with the PEM of an RSA
-// public key as the secret: the algorithm confusion attack on verifiers
-// that take the algorithm from the token.
-func hmacWithPublicKey(t testing.TB, pub *rsa.PublicKey, kid string, claims map[string]any) string {
-	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	return rawToken(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": kid}, claims, secret)
-}
-
-// rawToken builds a compact JWS by hand; with a secret, HMAC-SHA256 signs
-// it.
-func rawToken(t testing.TB, header, claims map[string]any, secret []byte) string {
-	t.Helper()
-	h, _ := json.Marshal(header)
-	c, _ := json.Marshal(claims)
-	in := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
-	sig := ""
-	if secret != nil {
-		m := hmac.New(sha256.New, secret)
-		m.Write([]byte(in))
-		sig = base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-	}
-	return in + "." + sig
-}
+func with(c map[string]any, kv ...any) map[string]any { return jwttest.With(c, kv...) }
 
 // clock is a manual clock for Options.Now.
 type clock struct {

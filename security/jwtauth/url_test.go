@@ -112,7 +112,7 @@ func TestKeySetOverHTTPS(t *testing.T) {
 	srv := newJWKSServer(t, keySet(t, k1))
 	a := mustNew(t, urlConfig(srv), jwtauth.Options{Now: clk.Now})
 	// The first request waits for the first fetch.
-	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k1.sign(t, claimsAt(clk.Now())))); res.Err != nil {
+	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k1.Sign(t, claimsAt(clk.Now())))); res.Err != nil {
 		t.Fatal(res.Err)
 	}
 	if n := srv.fetches.Load(); n != 1 {
@@ -127,7 +127,7 @@ func TestRotation(t *testing.T) {
 	k1, k2, k3 := newRSASigner(t, 0, "k1"), newRSASigner(t, 1, "k2"), newRSASigner(t, 2, "k3")
 	srv := newJWKSServer(t, keySet(t, k1))
 	a := mustNew(t, urlConfig(srv), jwtauth.Options{Now: clk.Now})
-	old := k1.sign(t, claimsAt(clk.Now()))
+	old := k1.Sign(t, claimsAt(clk.Now()))
 	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(old)); res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -135,7 +135,7 @@ func TestRotation(t *testing.T) {
 	// The issuer rotates to k2: the first k2 token triggers one fetch.
 	srv.set(keySet(t, k2))
 	clk.Advance(2 * time.Second)
-	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k2.sign(t, claimsAt(clk.Now())))); res.Err != nil {
+	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k2.Sign(t, claimsAt(clk.Now())))); res.Err != nil {
 		t.Fatalf("token with the new key: %v", res.Err)
 	}
 	if n := srv.fetches.Load(); n != 2 {
@@ -151,7 +151,7 @@ func TestRotation(t *testing.T) {
 	// Unknown kids within the minimum interval cause no fetch.
 	srv.set(keySet(t, k2, k3))
 	for range 5 {
-		res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k3.sign(t, claimsAt(clk.Now()))))
+		res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k3.Sign(t, claimsAt(clk.Now()))))
 		if !errors.As(res.Err, &te) || !strings.Contains(te.Reason, `no key named "k3"`) {
 			t.Errorf("unknown kid within the rate bound: %v", res.Err)
 		}
@@ -160,7 +160,7 @@ func TestRotation(t *testing.T) {
 		t.Errorf("%d fetches, want still 2: unknown kids must not fetch within minRefreshInterval", n)
 	}
 	clk.Advance(time.Second)
-	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k3.sign(t, claimsAt(clk.Now())))); res.Err != nil {
+	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k3.Sign(t, claimsAt(clk.Now())))); res.Err != nil {
 		t.Errorf("unknown kid after the rate bound: %v", res.Err)
 	}
 	if n := srv.fetches.Load(); n != 3 {
@@ -175,26 +175,26 @@ func TestKeySetURLDown(t *testing.T) {
 	k1 := newRSASigner(t, 0, "k1")
 	srv := newJWKSServer(t, keySet(t, k1))
 	a := mustNew(t, urlConfig(srv), jwtauth.Options{Now: clk.Now})
-	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k1.sign(t, claimsAt(clk.Now())))); res.Err != nil {
+	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k1.Sign(t, claimsAt(clk.Now())))); res.Err != nil {
 		t.Fatal(res.Err)
 	}
 	srv.fail(http.StatusInternalServerError)
 	clk.Advance(2 * time.Second)
 	// An unknown kid makes a refresh, which fails.
-	res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(newRSASigner(t, 1, "k2").sign(t, claimsAt(clk.Now()))))
+	res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(newRSASigner(t, 1, "k2").Sign(t, claimsAt(clk.Now()))))
 	var te *jwtauth.TokenError
 	if !errors.As(res.Err, &te) {
 		t.Errorf("unknown kid while the URL fails: %v", res.Err)
 	}
 	// A new token of the known key still verifies.
-	fresh := k1.sign(t, with(claimsAt(clk.Now()), "sub", "bob"))
+	fresh := k1.Sign(t, with(claimsAt(clk.Now()), "sub", "bob"))
 	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(fresh)); res.Err != nil || res.Claims.Subject() != "bob" {
 		t.Errorf("known key while the URL fails: %v", res.Err)
 	}
 	// And with the server gone altogether.
 	srv.Close()
 	clk.Advance(2 * time.Second)
-	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k1.sign(t, with(claimsAt(clk.Now()), "sub", "carol")))); res.Err != nil {
+	if res := a.AuthenticateHTTP(within(t, 10*time.Second), bearer(k1.Sign(t, with(claimsAt(clk.Now()), "sub", "carol")))); res.Err != nil {
 		t.Errorf("known key with the URL gone: %v", res.Err)
 	}
 }
@@ -209,7 +209,7 @@ func TestSlowKeySetURL(t *testing.T) {
 	a := mustNew(t, urlConfig(srv), jwtauth.Options{Now: clk.Now})
 
 	start := time.Now()
-	res := a.AuthenticateHTTP(within(t, 200*time.Millisecond), bearer(k1.sign(t, claimsAt(clk.Now()))))
+	res := a.AuthenticateHTTP(within(t, 200*time.Millisecond), bearer(k1.Sign(t, claimsAt(clk.Now()))))
 	elapsed := time.Since(start)
 	if !errors.Is(res.Err, jwtauth.ErrKeysUnavailable) || res.Status() != http.StatusServiceUnavailable {
 		t.Errorf("before any key arrived: err %v, status %d", res.Err, res.Status())
@@ -222,7 +222,7 @@ func TestSlowKeySetURL(t *testing.T) {
 
 	srv.unhang()
 	deadline := time.Now().Add(10 * time.Second)
-	for a.AuthenticateHTTP(within(t, time.Second), bearer(k1.sign(t, claimsAt(clk.Now())))).Err != nil {
+	for a.AuthenticateHTTP(within(t, time.Second), bearer(k1.Sign(t, claimsAt(clk.Now())))).Err != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("the key set never arrived")
 		}
@@ -234,7 +234,7 @@ func TestSlowKeySetURL(t *testing.T) {
 	srv.hangRequests()
 	clk.Advance(2 * time.Second)
 	start = time.Now()
-	res = a.AuthenticateHTTP(within(t, 200*time.Millisecond), bearer(newRSASigner(t, 1, "k2").sign(t, claimsAt(clk.Now()))))
+	res = a.AuthenticateHTTP(within(t, 200*time.Millisecond), bearer(newRSASigner(t, 1, "k2").Sign(t, claimsAt(clk.Now()))))
 	if elapsed := time.Since(start); elapsed > 3*time.Second {
 		t.Errorf("the request took %v with a 200 ms deadline", elapsed)
 	}
@@ -242,7 +242,7 @@ func TestSlowKeySetURL(t *testing.T) {
 	if !errors.As(res.Err, &te) {
 		t.Errorf("unknown kid while the URL hangs: %v", res.Err)
 	}
-	if res := a.AuthenticateHTTP(within(t, 200*time.Millisecond), bearer(k1.sign(t, with(claimsAt(clk.Now()), "sub", "dan")))); res.Err != nil {
+	if res := a.AuthenticateHTTP(within(t, 200*time.Millisecond), bearer(k1.Sign(t, with(claimsAt(clk.Now()), "sub", "dan")))); res.Err != nil {
 		t.Errorf("known key while the URL hangs: %v", res.Err)
 	}
 }
@@ -255,7 +255,7 @@ func TestUntrustedKeySetServer(t *testing.T) {
 	a := mustNew(t, cfg, jwtauth.Options{})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res := a.AuthenticateHTTP(within(t, 5*time.Second), bearer(k1.sign(t, claimsAt(time.Now()))))
+		res := a.AuthenticateHTTP(within(t, 5*time.Second), bearer(k1.Sign(t, claimsAt(time.Now()))))
 		if !errors.Is(res.Err, jwtauth.ErrKeysUnavailable) {
 			t.Fatalf("err %v, want ErrKeysUnavailable", res.Err)
 		}
@@ -280,13 +280,13 @@ func TestReloadKeepsKeySets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := first.AuthenticateHTTP(within(t, 10*time.Second), bearer(k1.sign(t, claimsAt(clk.Now())))); res.Err != nil {
+	if res := first.AuthenticateHTTP(within(t, 10*time.Second), bearer(k1.Sign(t, claimsAt(clk.Now())))); res.Err != nil {
 		t.Fatal(res.Err)
 	}
 	cfg.ClockSkew = 5 * time.Second // another setting changes
 	second := mustNew(t, cfg, jwtauth.Options{Now: clk.Now, Previous: first})
 	first.Close()
-	if res := second.AuthenticateHTTP(within(t, 10*time.Second), bearer(k1.sign(t, claimsAt(clk.Now())))); res.Err != nil {
+	if res := second.AuthenticateHTTP(within(t, 10*time.Second), bearer(k1.Sign(t, claimsAt(clk.Now())))); res.Err != nil {
 		t.Fatal(res.Err)
 	}
 	if n := srv.fetches.Load(); n != 1 {
@@ -294,7 +294,7 @@ func TestReloadKeepsKeySets(t *testing.T) {
 	}
 	// The source is alive: an unknown kid still fetches.
 	clk.Advance(2 * time.Second)
-	second.AuthenticateHTTP(within(t, 10*time.Second), bearer(newRSASigner(t, 1, "k2").sign(t, claimsAt(clk.Now()))))
+	second.AuthenticateHTTP(within(t, 10*time.Second), bearer(newRSASigner(t, 1, "k2").Sign(t, claimsAt(clk.Now()))))
 	if n := srv.fetches.Load(); n != 2 {
 		t.Errorf("%d fetches, want 2", n)
 	}

@@ -11,6 +11,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/weftmesh/weft/internal/jwttest"
 	"github.com/weftmesh/weft/security/jwtauth"
 )
 
@@ -22,7 +23,7 @@ func TestValidTokenGivesClaims(t *testing.T) {
 	clk := newClock()
 	s := newRSASigner(t, 0, "k1")
 	a := mustNew(t, fileConfig(writeKeySet(t, s)), jwtauth.Options{Now: clk.Now})
-	res := a.AuthenticateHTTP(context.Background(), bearer(s.sign(t, claimsAt(clk.Now()))))
+	res := a.AuthenticateHTTP(context.Background(), bearer(s.Sign(t, claimsAt(clk.Now()))))
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -50,24 +51,24 @@ func TestRefusedTokens(t *testing.T) {
 	for _, tc := range []struct {
 		name, token, reason string
 	}{
-		{"expired", good.sign(t, with(valid, "exp", now.Add(-time.Minute).Unix())), "expired at"},
-		{"not yet valid", good.sign(t, with(valid, "nbf", now.Add(time.Minute).Unix())), "not valid before"},
-		{"issued in the future", good.sign(t, with(valid, "iat", now.Add(time.Hour).Unix())), "issued in the future"},
-		{"no expiry", good.sign(t, with(valid, "exp", nil)), "no exp claim"},
-		{"wrong audience", good.sign(t, with(valid, "aud", "orders")), `audience "orders" not accepted`},
-		{"no audience", good.sign(t, with(valid, "aud", nil)), "audience"},
-		{"wrong issuer", good.sign(t, with(valid, "iss", "https://evil.example/")), `issuer "https://evil.example/" not accepted`},
-		{"no issuer", good.sign(t, with(valid, "iss", nil)), `issuer "" not accepted`},
-		{"alg none", unsignedToken(t, valid), `algorithm "none" not accepted`},
-		{"algorithm confusion", hmacWithPublicKey(t, &rsaKey(t, 0).PublicKey, "k1", valid), `algorithm "HS256" not accepted`},
-		{"algorithm not allowed for the issuer", ec.sign(t, valid), `algorithm "ES256" not accepted`},
-		{"forged signature", other.sign(t, valid), "signature does not verify"},
-		{"unknown key", newRSASigner(t, 2, "k9").sign(t, valid), `no key named "k9"`},
+		{"expired", good.Sign(t, with(valid, "exp", now.Add(-time.Minute).Unix())), "expired at"},
+		{"not yet valid", good.Sign(t, with(valid, "nbf", now.Add(time.Minute).Unix())), "not valid before"},
+		{"issued in the future", good.Sign(t, with(valid, "iat", now.Add(time.Hour).Unix())), "issued in the future"},
+		{"no expiry", good.Sign(t, with(valid, "exp", nil)), "no exp claim"},
+		{"wrong audience", good.Sign(t, with(valid, "aud", "orders")), `audience "orders" not accepted`},
+		{"no audience", good.Sign(t, with(valid, "aud", nil)), "audience"},
+		{"wrong issuer", good.Sign(t, with(valid, "iss", "https://evil.example/")), `issuer "https://evil.example/" not accepted`},
+		{"no issuer", good.Sign(t, with(valid, "iss", nil)), `issuer "" not accepted`},
+		{"alg none", jwttest.Unsigned(t, valid), `algorithm "none" not accepted`},
+		{"algorithm confusion", jwttest.HMACWithPublicKey(t, good, valid), `algorithm "HS256" not accepted`},
+		{"algorithm not allowed for the issuer", ec.Sign(t, valid), `algorithm "ES256" not accepted`},
+		{"forged signature", other.Sign(t, valid), "signature does not verify"},
+		{"unknown key", newRSASigner(t, 2, "k9").Sign(t, valid), `no key named "k9"`},
 		{"malformed", "not.a.token", "malformed"},
 		{"two segments", "abc.def", "malformed"},
 		{"too long", strings.Repeat("a", 17<<10), "longer than"},
 		{"duplicate claim", dupClaimToken(t, good, now), "appears twice"},
-		{"wrong claim type", good.sign(t, with(valid, "sub", 7)), "sub is not a string"},
+		{"wrong claim type", good.Sign(t, with(valid, "sub", 7)), "sub is not a string"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := a.AuthenticateHTTP(context.Background(), bearer(tc.token))
@@ -94,17 +95,8 @@ func TestRefusedTokens(t *testing.T) {
 // dupClaimToken signs a payload that names sub twice.
 func dupClaimToken(t *testing.T, s signer, now time.Time) string {
 	t.Helper()
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: s.key}, (&jose.SignerOptions{}).WithHeader("kid", s.kid))
-	if err != nil {
-		t.Fatal(err)
-	}
 	payload := `{"iss":"` + testIssuer + `","aud":"` + testAudience + `","exp":` + strconv.FormatInt(now.Add(time.Hour).Unix(), 10) + `,"sub":"alice","sub":"admin"}`
-	jws, err := sig.Sign([]byte(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := jws.CompactSerialize()
-	return tok
+	return s.SignRaw(t, []byte(payload))
 }
 
 func TestClockSkew(t *testing.T) {
@@ -114,11 +106,11 @@ func TestClockSkew(t *testing.T) {
 	cfg.ClockSkew = 30 * time.Second
 	a := mustNew(t, cfg, jwtauth.Options{Now: clk.Now})
 	now := clk.Now()
-	recent := s.sign(t, with(claimsAt(now), "exp", now.Add(-20*time.Second).Unix()))
+	recent := s.Sign(t, with(claimsAt(now), "exp", now.Add(-20*time.Second).Unix()))
 	if res := a.AuthenticateHTTP(context.Background(), bearer(recent)); res.Err != nil {
 		t.Errorf("a token expired 20 s ago within a 30 s skew: %v", res.Err)
 	}
-	early := s.sign(t, with(claimsAt(now), "nbf", now.Add(20*time.Second).Unix()))
+	early := s.Sign(t, with(claimsAt(now), "nbf", now.Add(20*time.Second).Unix()))
 	if res := a.AuthenticateHTTP(context.Background(), bearer(early)); res.Err != nil {
 		t.Errorf("a token valid in 20 s within a 30 s skew: %v", res.Err)
 	}
@@ -137,7 +129,7 @@ func TestCachedTokenExpires(t *testing.T) {
 	cfg := fileConfig(writeKeySet(t, s))
 	cfg.ClockSkew = time.Second
 	a := mustNew(t, cfg, jwtauth.Options{Now: clk.Now})
-	tok := s.sign(t, with(claimsAt(clk.Now()), "exp", clk.Now().Add(time.Minute).Unix()))
+	tok := s.Sign(t, with(claimsAt(clk.Now()), "exp", clk.Now().Add(time.Minute).Unix()))
 	for range 3 {
 		if res := a.AuthenticateHTTP(context.Background(), bearer(tok)); res.Err != nil {
 			t.Fatal(res.Err)
@@ -155,22 +147,22 @@ func TestAlgorithmsAndKeyTypes(t *testing.T) {
 	clk := newClock()
 	rs := newRSASigner(t, 0, "r")
 	ec := newECSigner(t, "e")
-	ps := signer{kid: "p", alg: jose.PS256, key: rsaKey(t, 1)}
-	a := mustNew(t, fileConfig(writeKeySet(t, rs, ec, signer{kid: "p", alg: jose.PS256, key: rsaKey(t, 1)})), jwtauth.Options{Now: clk.Now})
+	ps := newRSASigner(t, 1, "p").With(jose.PS256)
+	a := mustNew(t, fileConfig(writeKeySet(t, rs, ec, ps)), jwtauth.Options{Now: clk.Now})
 	for _, s := range []signer{rs, ec, ps} {
-		if res := a.AuthenticateHTTP(context.Background(), bearer(s.sign(t, claimsAt(clk.Now())))); res.Err != nil {
-			t.Errorf("%s: %v", s.alg, res.Err)
+		if res := a.AuthenticateHTTP(context.Background(), bearer(s.Sign(t, claimsAt(clk.Now())))); res.Err != nil {
+			t.Errorf("%s: %v", s.Alg, res.Err)
 		}
 	}
 	// An RSA key that names RS256 does not verify PS256, even with its
 	// own kid.
-	wrongAlg := signer{kid: "r", alg: jose.PS256, key: rsaKey(t, 0)}
-	if res := a.AuthenticateHTTP(context.Background(), bearer(wrongAlg.sign(t, claimsAt(clk.Now())))); res.Err == nil {
+	wrongAlg := rs.With(jose.PS256)
+	if res := a.AuthenticateHTTP(context.Background(), bearer(wrongAlg.Sign(t, claimsAt(clk.Now())))); res.Err == nil {
 		t.Error("a key used with an algorithm other than its own verified")
 	}
 	// An EC key for ES256 named by an RS256 token.
-	confused := signer{kid: "e", alg: jose.RS256, key: rsaKey(t, 0)}
-	if res := a.AuthenticateHTTP(context.Background(), bearer(confused.sign(t, claimsAt(clk.Now())))); res.Err == nil {
+	confused := newRSASigner(t, 0, "e")
+	if res := a.AuthenticateHTTP(context.Background(), bearer(confused.Sign(t, claimsAt(clk.Now())))); res.Err == nil {
 		t.Error("an RS256 token verified against an EC key")
 	}
 }
@@ -178,8 +170,8 @@ func TestAlgorithmsAndKeyTypes(t *testing.T) {
 func TestTokenWithoutKid(t *testing.T) {
 	clk := newClock()
 	s := newRSASigner(t, 0, "")
-	a := mustNew(t, fileConfig(writeKeySet(t, newRSASigner(t, 1, "a"), signer{kid: "b", alg: jose.RS256, key: rsaKey(t, 0)})), jwtauth.Options{Now: clk.Now})
-	if res := a.AuthenticateHTTP(context.Background(), bearer(s.sign(t, claimsAt(clk.Now())))); res.Err != nil {
+	a := mustNew(t, fileConfig(writeKeySet(t, newRSASigner(t, 1, "a"), newRSASigner(t, 0, "b"))), jwtauth.Options{Now: clk.Now})
+	if res := a.AuthenticateHTTP(context.Background(), bearer(s.Sign(t, claimsAt(clk.Now())))); res.Err != nil {
 		t.Errorf("a token without kid, signed by one of the keys: %v", res.Err)
 	}
 }
