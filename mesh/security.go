@@ -261,6 +261,13 @@ func (n *Node) listen(l net.Listener) net.Listener {
 	return sl
 }
 
+// EndUserStats counts what end-user authentication and external
+// authorization refused on this node, HTTP and gRPC together.
+type EndUserStats = transport.EndUserStats
+
+// EndUserStats returns the node's end-user counters.
+func (n *Node) EndUserStats() EndUserStats { return n.inbound.EndUserStats() }
+
 // identityStatus returns the identity part of Status, nil without one.
 func (n *Node) identityStatus() *IdentityStatus {
 	if n.identity == nil {

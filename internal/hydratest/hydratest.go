@@ -115,6 +115,7 @@ serve:
   public: {host: 127.0.0.1, port: %d}
   admin: {host: 127.0.0.1, port: %d}
   tls:
+    enabled: true
     cert: {path: %q}
     key: {path: %q}
 urls:

@@ -79,7 +79,7 @@ func Start(ctx context.Context, bin, policy string) (*OPA, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 	o.url = "http://" + addr
 	o.proc, err = proctest.Start(proctest.Config{Name: "opa", Bin: bin, LogPath: filepath.Join(dir, "opa.log"),
-		Args: []string{"run", "--server", "--addr", addr, "--log-level", "error", "--disable-telemetry", rego}})
+		Args: []string{"run", "--server", "--addr", addr, "--log-level", "error", "--skip-version-check", rego}})
 	if err != nil {
 		o.Close()
 		return nil, fmt.Errorf("opatest: %w", err)
