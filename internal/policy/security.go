@@ -1,16 +1,15 @@
 package policy
 
 import (
-	"crypto/x509"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/weftmesh/weft/internal/fielderr"
+	"github.com/weftmesh/weft/internal/pemfile"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/security/authz"
 	"github.com/weftmesh/weft/security/jwtauth"
@@ -126,12 +125,8 @@ func (d *decoder) checkCA(path, file string) {
 	if file == "" {
 		return
 	}
-	b, err := os.ReadFile(file)
-	switch {
-	case err != nil:
+	if _, err := pemfile.CertPool(file); err != nil {
 		d.errorAtPath(path, fmt.Sprintf("%s: %v", path, err))
-	case !x509.NewCertPool().AppendCertsFromPEM(b):
-		d.errorAtPath(path, fmt.Sprintf("%s: %s holds no PEM certificate", path, file))
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/weftmesh/weft/internal/expiring"
 )
 
 // maxCached bounds the decisions an Authorizer remembers.
@@ -36,18 +38,14 @@ type Authorizer struct {
 	headers map[string]bool // lower-case names sent; nil: all
 	now     func() time.Time
 
+	cache *expiring.Map[[sha256.Size]byte, Decision]
+
 	mu            sync.Mutex
-	cache         map[[sha256.Size]byte]cached
 	inFlight      int
 	closing       bool          // Close was called
 	graceOver     bool          // one timeout has passed since
 	checkerClosed bool          // the checker is closed
 	closed        chan struct{} // closed once the checker is closed
-}
-
-type cached struct {
-	d       Decision
-	expires time.Time
 }
 
 // New validates cfg and returns an Authorizer that asks checker. The
@@ -59,7 +57,7 @@ func New(cfg Config, checker Checker, opts Options) (*Authorizer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	a := &Authorizer{cfg: cfg, checker: checker, now: opts.Now, cache: map[[sha256.Size]byte]cached{}, closed: make(chan struct{})}
+	a := &Authorizer{cfg: cfg, checker: checker, now: opts.Now, cache: expiring.New[[sha256.Size]byte, Decision](maxCached), closed: make(chan struct{})}
 	if len(cfg.Headers) > 0 {
 		a.headers = make(map[string]bool, len(cfg.Headers))
 		for _, h := range cfg.Headers {
@@ -189,49 +187,18 @@ func cacheKey(r *Request) [sha256.Size]byte {
 }
 
 func (a *Authorizer) lookup(key [sha256.Size]byte) (Decision, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	c, ok := a.cache[key]
-	if !ok {
-		return Decision{}, false
-	}
-	if !a.now().Before(c.expires) {
-		delete(a.cache, key)
-		return Decision{}, false
-	}
-	d := c.d
-	d.Cached = true
-	return d, true
+	d, ok := a.cache.Get(key, a.now())
+	d.Cached = ok
+	return d, ok
 }
 
 func (a *Authorizer) store(key [sha256.Size]byte, d Decision, ttl time.Duration) {
 	now := a.now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.cache) >= maxCached {
-		for k, c := range a.cache {
-			if !now.Before(c.expires) {
-				delete(a.cache, k)
-			}
-		}
-		drop := len(a.cache) - maxCached*7/8
-		for k := range a.cache {
-			if drop <= 0 {
-				break
-			}
-			delete(a.cache, k)
-			drop--
-		}
-	}
-	a.cache[key] = cached{d: d, expires: now.Add(ttl)}
+	a.cache.Put(key, d, now.Add(ttl), now)
 }
 
 // Cached returns the number of decisions remembered.
-func (a *Authorizer) Cached() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.cache)
-}
+func (a *Authorizer) Cached() int { return a.cache.Len() }
 
 // enter counts a check in; it fails once the checker is closed.
 func (a *Authorizer) enter() bool {

@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/clocktest"
 	"github.com/weftmesh/weft/security/claims"
 	"github.com/weftmesh/weft/security/extauthz"
 )
@@ -163,28 +163,11 @@ func TestApplyToRequest(t *testing.T) {
 	}
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // TestCache checks that a decision is reused only when the server allows
 // it, no longer than both it and the Config allow, and only for a request
 // the server would see as the same.
 func TestCache(t *testing.T) {
-	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
 	cacheFor := 10 * time.Second
 	f := &fakeChecker{check: func(_ context.Context, r *extauthz.Request) (extauthz.Answer, error) {
 		return extauthz.Answer{Allow: r.Path != "/deny", CacheFor: cacheFor}, nil

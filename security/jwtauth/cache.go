@@ -3,9 +3,9 @@ package jwtauth
 import (
 	"crypto/sha256"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/weftmesh/weft/internal/expiring"
 	"github.com/weftmesh/weft/security/claims"
 )
 
@@ -28,60 +28,33 @@ type verified struct {
 // tokenCache maps the SHA-256 of a token to its verification. Keys are
 // digests, so that the cache holds no usable token.
 type tokenCache struct {
-	mu sync.RWMutex
-	m  map[[sha256.Size]byte]*verified
+	m *expiring.Map[[sha256.Size]byte, *verified]
 }
 
 func newTokenCache() *tokenCache {
-	return &tokenCache{m: make(map[[sha256.Size]byte]*verified)}
+	return &tokenCache{m: expiring.New[[sha256.Size]byte, *verified](maxCached)}
 }
 
 // get returns the cached verification of the token with digest d, if it
-// is still good at now.
+// is still good at now: not expired, valid already, its key still listed.
 func (c *tokenCache) get(d [sha256.Size]byte, now time.Time) (*verified, bool) {
-	c.mu.RLock()
-	v, ok := c.m[d]
-	c.mu.RUnlock()
-	if !ok {
+	v, ok := c.m.Get(d, now)
+	switch {
+	case !ok:
 		return nil, false
-	}
-	if !now.Before(v.expiry) || now.Before(v.notBefore) || v.key.revoked.Load() {
-		if !now.Before(v.expiry) || v.key.revoked.Load() {
-			c.mu.Lock()
-			delete(c.m, d)
-			c.mu.Unlock()
-		}
+	case v.key.revoked.Load():
+		c.m.Delete(d)
+		return nil, false
+	case now.Before(v.notBefore):
 		return nil, false
 	}
 	return v, true
 }
 
-// put remembers a verification; a full cache first drops the tokens that
-// have expired, then, if still full, an arbitrary eighth of the rest.
+// put remembers a verification until the token expires.
 func (c *tokenCache) put(d [sha256.Size]byte, v *verified, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= maxCached {
-		for k, e := range c.m {
-			if !now.Before(e.expiry) || e.key.revoked.Load() {
-				delete(c.m, k)
-			}
-		}
-		drop := len(c.m) - maxCached*7/8
-		for k := range c.m {
-			if drop <= 0 {
-				break
-			}
-			delete(c.m, k)
-			drop--
-		}
-	}
-	c.m[d] = v
+	c.m.Put(d, v, v.expiry, now)
 }
 
 // len returns the number of tokens remembered.
-func (c *tokenCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m)
-}
+func (c *tokenCache) len() int { return c.m.Len() }

@@ -3,10 +3,10 @@ package jwtauth_test
 import (
 	"crypto/rsa"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/weftmesh/weft/internal/clocktest"
 	"github.com/weftmesh/weft/internal/jwttest"
 	"github.com/weftmesh/weft/security/jwtauth"
 )
@@ -42,25 +42,8 @@ func claimsAt(now time.Time) map[string]any {
 
 func with(c map[string]any, kv ...any) map[string]any { return jwttest.With(c, kv...) }
 
-// clock is a manual clock for Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// newClock returns a manual clock for Options.Now, at a whole second.
+func newClock() *clocktest.Clock { return clocktest.New(time.Now().Truncate(time.Second)) }
 
 // fileConfig is a Config trusting one issuer whose keys are in a file.
 func fileConfig(path string) jwtauth.Config {

@@ -3,7 +3,6 @@ package jwtauth
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/weftmesh/weft/internal/pemfile"
 )
 
 // ErrKeysUnavailable is the error of a token that could not be checked
@@ -82,13 +83,9 @@ func newKeySource(cfg JWKS, logger *slog.Logger, now func() time.Time) (*keySour
 func httpsClient(cfg JWKS) (*http.Client, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CA != "" {
-		pem, err := os.ReadFile(cfg.CA)
+		pool, err := pemfile.CertPool(cfg.CA)
 		if err != nil {
 			return nil, fmt.Errorf("jwtauth: jwks.ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("jwtauth: jwks.ca: %s holds no PEM certificate", cfg.CA)
 		}
 		tc.RootCAs = pool
 	}

@@ -24,13 +24,11 @@ package envoy
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net"
-	"os"
 	"strconv"
 	"time"
 
@@ -43,6 +41,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/weftmesh/weft/internal/pemfile"
 	"github.com/weftmesh/weft/security/extauthz"
 )
 
@@ -69,13 +68,9 @@ type Checker struct {
 func New(cfg extauthz.EnvoyConfig) (*Checker, error) {
 	creds := insecure.NewCredentials()
 	if cfg.CA != "" {
-		pem, err := os.ReadFile(cfg.CA)
+		pool, err := pemfile.CertPool(cfg.CA)
 		if err != nil {
 			return nil, fmt.Errorf("extauthz: envoy.ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("extauthz: envoy.ca: %s holds no PEM certificate", cfg.CA)
 		}
 		creds = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12})
 	}

@@ -30,7 +30,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,11 +37,11 @@ import (
 	"maps"
 	"math"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/weftmesh/weft/internal/pemfile"
 	"github.com/weftmesh/weft/security/extauthz"
 )
 
@@ -60,13 +59,9 @@ type Checker struct {
 func New(cfg extauthz.OPAConfig) (*Checker, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CA != "" {
-		pem, err := os.ReadFile(cfg.CA)
+		pool, err := pemfile.CertPool(cfg.CA)
 		if err != nil {
 			return nil, fmt.Errorf("extauthz: opa.ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("extauthz: opa.ca: %s holds no PEM certificate", cfg.CA)
 		}
 		tc.RootCAs = pool
 	}
