@@ -38,8 +38,11 @@ func TestOPAExtAuthz(t *testing.T) {
 	keys := jwttest.WriteKeySet(t, key)
 	_, caDir := meshtest.DevCA(t)
 	m := meshtest.New(t)
-	m.PolicyFile = meshtest.SecurePolicy(t, caDir, "services:\n  orders: {}\n  payments:\n    inbound:\n"+jwtSection(keys, "payments", "")+
-		fmt.Sprintf("      extAuthz: {opa: {url: %q, path: shop/payments/allow}, timeout: 2s}\n", o.URL()))
+	policy := func(path string) string {
+		return meshtest.SecurePolicyBody(caDir, "services:\n  orders: {}\n  payments:\n    inbound:\n"+jwtSection(keys, "payments", "")+
+			fmt.Sprintf("      extAuthz: {opa: {url: %q, path: %s}, timeout: 2s}\n", o.URL(), path))
+	}
+	m.PolicyFile = writePolicy(t, policy("shop/payments/allow"))
 	m.Serve(mesh.Config{Service: "payments"}, whoIsUser)
 	serveGRPC(t, m, mesh.Config{Service: "payments"}, &payments{name: "p", calls: &counter{}})
 	orders := m.Start(mesh.Config{Service: "orders"})
@@ -68,4 +71,12 @@ func TestOPAExtAuthz(t *testing.T) {
 			t.Errorf("gRPC: %v, want %s", err, want)
 		}
 	}
+
+	// A new decision path applies live; one the policy does not define
+	// denies everything.
+	replacePolicy(t, m.PolicyFile, policy("shop/payments/misspelt"))
+	meshtest.WaitFor(t, 5*time.Second, "the new extAuthz path", func() bool {
+		resp, _ := send(t, c, "POST", "http://payments/charge", writer)
+		return resp.StatusCode == http.StatusForbidden
+	})
 }
