@@ -141,9 +141,10 @@ func TestEndUserAuthenticationGRPC(t *testing.T) {
 	keys := jwttest.WriteKeySet(t, key)
 	_, caDir := meshtest.DevCA(t)
 	m := meshtest.New(t)
-	m.PolicyFile = meshtest.SecurePolicy(t, caDir, "services:\n  orders: {}\n  payments:\n    inbound:\n"+
-		jwtSection(keys, "payments", "")+
+	m.PolicyFile = meshtest.SecurePolicy(t, caDir, "telemetry: {accessLog: true}\nservices:\n  orders: {}\n  payments:\n    inbound:\n"+
+		jwtSection(keys, "payments", ", logClaims: [sub]")+
 		"      authorization: {rules: [{from: [orders], paths: [\"/shop.Payments/Charge\"], claims: {scope: payments.write}}]}\n")
+	logger, logs := logtest.New()
 	var seen string
 	impl := &payments{name: "p", calls: &counter{}, onCharge: func(ctx context.Context) error {
 		user, _ := mesh.Claims(ctx)
@@ -151,7 +152,7 @@ func TestEndUserAuthenticationGRPC(t *testing.T) {
 		seen = fmt.Sprintf("%s %v", user.Subject(), md.Get("authorization"))
 		return nil
 	}}
-	serveGRPC(t, m, mesh.Config{Service: "payments"}, impl)
+	serveGRPC(t, m, mesh.Config{Service: "payments", Logger: logger}, impl)
 	orders := m.Start(mesh.Config{Service: "orders"})
 	waitGRPCEndpoints(t, orders, "payments", 1)
 	client := dial(t, orders, "payments")
@@ -180,6 +181,9 @@ func TestEndUserAuthenticationGRPC(t *testing.T) {
 	if err := charge(key.Sign(t, userClaims("payments", "alice", "scope", "payments.read"))); code(err) != codes.PermissionDenied {
 		t.Errorf("claims the rule refuses: %v", err)
 	}
+	meshtest.WaitFor(t, 5*time.Second, "the gRPC access log line with the claim", func() bool {
+		return logs.Count("weft: access", "protocol=grpc", "claims.sub=alice", "status=0") == 1
+	})
 }
 
 // TestRoutesFollowTheUser sends a request with a beta user's token to a

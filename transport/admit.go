@@ -26,14 +26,14 @@ type InboundCall struct {
 	// Source is the calling service as the caller names itself (the
 	// value of SourceHeader), used for per-caller limits when Peer is zero.
 	Source string
-	// Metadata returns the call's own copy of its incoming metadata, keys
-	// in lower case: the end-user token is read from it and the external
+	// Metadata returns the call's own copy of its incoming metadata, read
+	// from the ctx given to Admit, keys in lower case: the end-user token is read from it and the external
 	// server told about it, and Admit removes the token from it (unless
 	// the policy forwards it) and applies the external server's header
 	// changes. Admit calls it at most once, and only when the service
 	// authenticates end users or asks an external server; the copy it
 	// changed is then Admission.Metadata. If nil, the call has none.
-	Metadata func() map[string][]string
+	Metadata func(ctx context.Context) map[string][]string
 	// Addr is the caller's address, for the external server; nil when
 	// unknown.
 	Addr net.Addr
@@ -147,7 +147,7 @@ func (in *Inbound) admitSecurity(ctx context.Context, sec *InboundSecurity, c In
 	req := request{protocol: ProtocolGRPC, method: c.Method, path: c.Path, peer: c.Peer, caller: a.Caller}
 	if sec.Authentication != nil || sec.External != nil {
 		if c.Metadata != nil {
-			a.Metadata = c.Metadata()
+			a.Metadata = c.Metadata(ctx)
 		}
 		if a.Metadata == nil {
 			a.Metadata = map[string][]string{}

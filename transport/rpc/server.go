@@ -158,8 +158,7 @@ func (s *server) admit(ctx context.Context, rec *transport.InboundInfo, fullMeth
 	if v := metadata.ValueFromIncomingContext(ctx, sourceKey); len(v) > 0 {
 		source = v[0]
 	}
-	call := transport.InboundCall{Method: "POST", Path: fullMethod, Peer: id, Source: source,
-		Metadata: func() map[string][]string { md, _ := metadata.FromIncomingContext(ctx); return md }}
+	call := transport.InboundCall{Method: "POST", Path: fullMethod, Peer: id, Source: source, Metadata: incomingMetadata}
 	if p, ok := peer.FromContext(ctx); ok {
 		call.Addr = p.Addr
 		_, call.TLS = p.AuthInfo.(credentials.TLSInfo)
@@ -198,6 +197,12 @@ func (s *server) admit(ctx context.Context, rec *transport.InboundInfo, fullMeth
 		_ = grpc.SetHeader(ctx, responseMetadata(adm.ResponseHeaders))
 	}
 	return ctx, adm, cancel, nil
+}
+
+// incomingMetadata returns a copy of the call's incoming metadata.
+func incomingMetadata(ctx context.Context) map[string][]string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return md
 }
 
 // peerID returns the SPIFFE ID the caller proved in the connection's
