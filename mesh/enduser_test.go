@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -60,18 +61,26 @@ func send(t *testing.T, c *http.Client, method, url, token string) (*http.Respon
 	return resp, string(b)
 }
 
-// TestEndUserAuthenticationHTTP runs a mesh whose payments service
-// requires tokens and rules on their claims, and checks every answer a
-// caller can get.
-func TestEndUserAuthenticationHTTP(t *testing.T) {
+// endUserMesh returns a mesh with mutual TLS whose payments service
+// requires tokens signed by key, applies rules, and logs each request with
+// its sub claim, and the logger its payments node should use.
+func endUserMesh(t *testing.T, rules string) (*meshtest.Mesh, *jwttest.Key, *slog.Logger, *logtest.Buffer) {
+	t.Helper()
 	key := jwttest.RSA(t, 0, "k1")
 	keys := jwttest.WriteKeySet(t, key)
 	_, caDir := meshtest.DevCA(t)
 	m := meshtest.New(t)
 	m.PolicyFile = meshtest.SecurePolicy(t, caDir, "telemetry: {accessLog: true}\nservices:\n  orders: {}\n  payments:\n    inbound:\n"+
-		jwtSection(keys, "payments", ", logClaims: [sub]")+
-		"      authorization: {rules: [{from: [orders], paths: [\"/charge\"], claims: {scope: payments.write}}, {from: [orders], paths: [\"/quote\"]}]}\n")
+		jwtSection(keys, "payments", ", logClaims: [sub]")+"      authorization: {rules: "+rules+"}\n")
 	logger, logs := logtest.New()
+	return m, key, logger, logs
+}
+
+// TestEndUserAuthenticationHTTP runs a mesh whose payments service
+// requires tokens and rules on their claims, and checks every answer a
+// caller can get.
+func TestEndUserAuthenticationHTTP(t *testing.T) {
+	m, key, logger, logs := endUserMesh(t, `[{from: [orders], paths: ["/charge"], claims: {scope: payments.write}}, {from: [orders], paths: ["/quote"]}]`)
 	m.Serve(mesh.Config{Service: "payments", Logger: logger}, whoIsUser)
 	orders := m.Start(mesh.Config{Service: "orders"})
 	meshtest.WaitEndpoints(t, orders, "payments", 1)
@@ -137,14 +146,7 @@ func TestEndUserAuthenticationHTTP(t *testing.T) {
 // TestEndUserAuthenticationGRPC checks the same for gRPC: the token in the
 // authorization metadata, the claims in the handler's context.
 func TestEndUserAuthenticationGRPC(t *testing.T) {
-	key := jwttest.RSA(t, 0, "k1")
-	keys := jwttest.WriteKeySet(t, key)
-	_, caDir := meshtest.DevCA(t)
-	m := meshtest.New(t)
-	m.PolicyFile = meshtest.SecurePolicy(t, caDir, "telemetry: {accessLog: true}\nservices:\n  orders: {}\n  payments:\n    inbound:\n"+
-		jwtSection(keys, "payments", ", logClaims: [sub]")+
-		"      authorization: {rules: [{from: [orders], paths: [\"/shop.Payments/Charge\"], claims: {scope: payments.write}}]}\n")
-	logger, logs := logtest.New()
+	m, key, logger, logs := endUserMesh(t, `[{from: [orders], paths: ["/shop.Payments/Charge"], claims: {scope: payments.write}}]`)
 	var seen string
 	impl := &payments{name: "p", calls: &counter{}, onCharge: func(ctx context.Context) error {
 		user, _ := mesh.Claims(ctx)
