@@ -16,6 +16,8 @@ import (
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/security/extauthz"
+	"github.com/weftmesh/weft/security/jwtauth"
 	"github.com/weftmesh/weft/telemetry"
 	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/observe"
@@ -45,7 +47,11 @@ type Node struct {
 	installing atomic.Pointer[policy.Policy]
 	identity   *security.Identity // nil without security.identity
 	ready      chan struct{}
-	grpc       grpcSide // channels and servers; see grpc.go
+
+	endUserMu sync.Mutex             // guards authn and extAuthz
+	authn     *jwtauth.Authenticator // in force; nil without jwt
+	extAuthz  *extauthz.Authorizer   // in force; nil without extAuthz
+	grpc      grpcSide               // channels and servers; see grpc.go
 
 	mu        sync.Mutex // guards servers, listeners and stopping
 	servers   []*http.Server
@@ -111,6 +117,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		},
 	})
 	if err != nil {
+		n.closeEndUser()
 		n.closeIdentity()
 		return nil, fmt.Errorf("mesh: %w", err)
 	}
@@ -126,6 +133,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := n.startTelemetry(ctx, pol, adminAddr != ""); err != nil {
 		n.unsub()
 		n.members.Close()
+		n.closeEndUser()
 		n.closeIdentity()
 		return nil, err
 	}
@@ -133,6 +141,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if err = n.startAdmin(adminAddr); err != nil {
 			n.unsub()
 			n.members.Close()
+			n.closeEndUser()
 			n.closeIdentity()
 			n.dropTelemetry()
 			return nil, fmt.Errorf("mesh: %w", err)
@@ -163,7 +172,7 @@ func (n *Node) setUp(pol *policy.Policy) error {
 	if err != nil {
 		return fmt.Errorf("mesh: %w", err)
 	}
-	n.inbound.SetSecurity(sec)
+	sec.commit()
 	return nil
 }
 
@@ -193,13 +202,15 @@ func (n *Node) applyPolicy(p *policy.Policy) error {
 	old := n.installing.Swap(p)
 	if err := n.engine.UpdateRouting(p.Routing()); err != nil {
 		n.installing.Store(old)
+		sec.abort()
 		return err
 	}
 	n.http.SetEgress(p.Egress)
 	if err := n.inbound.SetLimits(inboundLimits(p, n.cfg.Service)); err != nil {
+		sec.abort()
 		return fmt.Errorf("inbound limits of %s: %w", n.cfg.Service, err)
 	}
-	n.inbound.SetSecurity(sec)
+	sec.commit()
 	n.applyTelemetry(p)
 	if n.adminSide != nil {
 		n.adminSide.tap.SetHeaders(p.Admin.TapHeaders)
@@ -357,6 +368,7 @@ func (n *Node) stopBackground() {
 		n.adminSide.server.Close()
 	}
 	n.unsub()
+	n.closeEndUser()
 	n.closeIdentity()
 }
 

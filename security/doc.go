@@ -17,4 +17,8 @@
 //
 // Authorization rules live in [github.com/weftmesh/weft/security/authz];
 // the verified caller of a request travels in its context ([PeerFromContext]).
+// The end user behind a request is authenticated by its token in
+// [github.com/weftmesh/weft/security/jwtauth], whose verified claims
+// ([github.com/weftmesh/weft/security/claims]) travel in the same context;
+// [github.com/weftmesh/weft/security/extauthz] asks an external server.
 package security

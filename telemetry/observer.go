@@ -266,7 +266,7 @@ func (t *Telemetry) logInbound(ctx context.Context, in *observe.InboundInfo) {
 	if !t.logger.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	t.logger.LogAttrs(ctx, slog.LevelInfo, accessMessage,
+	attrs := []slog.Attr{
 		slog.String("direction", "inbound"),
 		slog.String("protocol", in.Protocol),
 		slog.String("trace_id", traceID(ctx)),
@@ -277,5 +277,10 @@ func (t *Telemetry) logInbound(ctx context.Context, in *observe.InboundInfo) {
 		slog.String("path", in.Path),
 		slog.Int("status", in.Status),
 		slog.Float64("duration_ms", millis(in.End.Sub(in.Start))),
-	)
+	}
+	if len(in.Claims) > 0 {
+		// Only the claims the policy names (jwt.logClaims) are here.
+		attrs = append(attrs, slog.Attr{Key: "claims", Value: slog.GroupValue(in.Claims...)})
+	}
+	t.logger.LogAttrs(ctx, slog.LevelInfo, accessMessage, attrs...)
 }

@@ -1,11 +1,18 @@
 package transport
 
 import (
+	"context"
+	"log/slog"
+	"net"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/weftmesh/weft/resilience/limit"
+	"github.com/weftmesh/weft/security/claims"
+	"github.com/weftmesh/weft/security/extauthz"
+	"github.com/weftmesh/weft/security/jwtauth"
+	"github.com/weftmesh/weft/transport/observe"
 )
 
 // InboundCall describes, for [Inbound.Admit], one inbound call that does
@@ -20,6 +27,19 @@ type InboundCall struct {
 	// Source is the calling service as the caller names itself (the
 	// value of its Weft-Source header), used for per-caller limits when Peer is zero.
 	Source string
+	// Metadata returns the call's own copy of its incoming metadata, read
+	// from the ctx given to Admit, keys in lower case: the end-user token is read from it and the external
+	// server told about it, and Admit removes the token from it (unless
+	// the policy forwards it) and applies the external server's header
+	// changes. Admit calls it at most once, and only when the service
+	// authenticates end users or asks an external server; the copy it
+	// changed is then Admission.Metadata. If nil, the call has none.
+	Metadata func(ctx context.Context) map[string][]string
+	// Addr is the caller's address, for the external server; nil when
+	// unknown.
+	Addr net.Addr
+	// TLS reports whether the call arrived over TLS.
+	TLS bool
 }
 
 // Refusal says why [Inbound.Admit] refused a call.
@@ -30,6 +50,15 @@ type Refusal struct {
 	// Limit is the limit that refused the call; the zero Rejection when
 	// authorization did.
 	Limit limit.Rejection
+	// Unauthenticated is authentication's error when it refused the
+	// call's token: jwtauth.ErrNoToken, a *jwtauth.TokenError, or one
+	// wrapping jwtauth.ErrKeysUnavailable. Challenge is then the
+	// WWW-Authenticate value to send.
+	Unauthenticated error
+	Challenge       string
+	// External is the external server's decision when it refused the
+	// call.
+	External *extauthz.Decision
 }
 
 // Admission is a call [Inbound.Admit] let through. Its owner calls
@@ -39,6 +68,17 @@ type Admission struct {
 	// the service the verified peer's ID names (or the ID itself), else
 	// what the caller asserted, else "".
 	Caller string
+	// Claims are the call's verified end-user claims, nil without; the
+	// handler's context should carry them ([claims.NewContext]).
+	Claims *claims.Set
+	// LogAttrs are the claims the access log shows.
+	LogAttrs []slog.Attr
+	// ResponseHeaders are headers the external server asked to send to
+	// the caller.
+	ResponseHeaders []extauthz.Header
+	// Metadata is the copy of the call's metadata Admit read and
+	// changed, for the handler's context; nil when Admit did not read it.
+	Metadata map[string][]string
 
 	in     *Inbound
 	ticket limit.Ticket
@@ -57,15 +97,17 @@ func (a Admission) End(dropped bool) {
 }
 
 // Admit passes one call of a protocol other than HTTP through the checks
-// that [Inbound.Serve] applies to HTTP requests, in the same order and
-// with the same counters: authorization by the rules in force (dry-run
-// rules log and let the call through), then the inbound limits. It
-// returns a non-nil Refusal for a call that must be refused, and
-// otherwise an Admission whose End the caller must call.
+// that [Inbound.Serve] applies to HTTP requests, in the same order, with
+// the same code and counters: end-user authentication, the authorization
+// rules (dry-run rules log and let the call through), the external
+// authorization server, then the inbound limits. It returns a non-nil
+// Refusal for a call that must be refused, and otherwise an Admission
+// whose End the caller must call. ctx bounds the waits of authentication
+// (a key set being fetched) and of the external server.
 //
-// Admit is safe for concurrent use and allocates nothing for an admitted
-// call.
-func (in *Inbound) Admit(c InboundCall) (Admission, *Refusal) {
+// Admit is safe for concurrent use. Without end-user authentication and
+// external authorization it allocates nothing for an admitted call.
+func (in *Inbound) Admit(ctx context.Context, c InboundCall) (Admission, *Refusal) {
 	in.inFlight.Add(1)
 	in.served.Add(1)
 	caller := c.Source
@@ -80,24 +122,14 @@ func (in *Inbound) Admit(c InboundCall) (Admission, *Refusal) {
 			caller = c.Peer.String()
 		}
 	}
-	if sec != nil && sec.Authorization != nil {
-		d := sec.Authorization.Decide(c.Peer, c.Method, c.Path)
-		if !d.Allow {
-			who := "anonymous"
-			if verified {
-				who = c.Peer.String()
-			}
-			if d.Enforced {
-				in.denied.Add(1)
-				in.inFlight.Add(-1)
-				sec.Logger.Debug("weft: authorization denied a call", "caller", who, "method", c.Path, "reason", d.Reason)
-				return Admission{}, &Refusal{Forbidden: d.Reason}
-			}
-			in.wouldDeny.Add(1)
-			sec.Logger.Info("weft: authorization dry-run: call would be denied", "caller", who, "method", c.Path, "reason", d.Reason)
+	a := Admission{Caller: caller, in: in}
+	if sec != nil {
+		if ref := in.admitSecurity(ctx, sec, c, &a); ref != nil {
+			in.inFlight.Add(-1)
+			return Admission{}, ref
 		}
 	}
-	a := Admission{Caller: caller, in: in, start: time.Now()}
+	a.start = time.Now()
 	if l := in.limiter.Load(); l != nil {
 		ticket, rej := l.Acquire(caller)
 		if rej.Rejected() {
@@ -107,4 +139,60 @@ func (in *Inbound) Admit(c InboundCall) (Admission, *Refusal) {
 		a.ticket = ticket
 	}
 	return a, nil
+}
+
+// admitSecurity runs a call through authentication, the rules and the
+// external server, filling a; it returns the refusal of a call that must
+// not go on.
+func (in *Inbound) admitSecurity(ctx context.Context, sec *InboundSecurity, c InboundCall, a *Admission) *Refusal {
+	req := request{protocol: observe.ProtocolGRPC, method: c.Method, path: c.Path, peer: c.Peer, caller: a.Caller}
+	if sec.Authentication != nil || sec.External != nil {
+		if c.Metadata != nil {
+			a.Metadata = c.Metadata(ctx)
+		}
+		if a.Metadata == nil {
+			a.Metadata = map[string][]string{}
+		}
+	}
+	if sec.Authentication != nil {
+		res := sec.Authentication.AuthenticateMetadata(ctx, a.Metadata)
+		if res.Err != nil {
+			in.refusedToken(sec, &req, res.Err)
+			return &Refusal{Unauthenticated: res.Err, Challenge: sec.Authentication.Challenge(res.Err)}
+		}
+		a.Claims, a.LogAttrs = res.Claims, res.LogAttrs
+	}
+	if reason, refused := in.decide(sec, &req, a.Claims); refused {
+		return &Refusal{Forbidden: reason}
+	}
+	if sec.External != nil {
+		ereq := externalRequest(sec, &req, a.Metadata, a.Claims)
+		ereq.HTTPVersion = "HTTP/2"
+		if v := a.Metadata[":authority"]; len(v) > 0 {
+			ereq.Host = v[0]
+		}
+		if c.Addr != nil {
+			ereq.Source.Address = c.Addr.String()
+		}
+		if c.TLS {
+			ereq.Scheme = "https"
+		}
+		d, ok := in.authorizeExternally(ctx, sec, &req, ereq)
+		if !ok {
+			return &Refusal{External: &d}
+		}
+		d.ApplyToRequest(a.Metadata, true)
+		a.ResponseHeaders = d.ResponseHeaders
+	}
+	if sec.Authentication != nil {
+		sec.Authentication.StripMetadata(a.Metadata)
+	}
+	return nil
+}
+
+// IsKeysUnavailable reports whether a refusal's authentication error
+// means the keys to check tokens are unavailable (503, UNAVAILABLE)
+// rather than a bad token.
+func (r *Refusal) IsKeysUnavailable() bool {
+	return r != nil && jwtauth.Result{Err: r.Unauthenticated}.Status() == 503
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/x509"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -13,6 +14,10 @@ import (
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/security/authz"
+	"github.com/weftmesh/weft/security/claims"
+	"github.com/weftmesh/weft/security/extauthz"
+	"github.com/weftmesh/weft/security/jwtauth"
+	"github.com/weftmesh/weft/transport/observe"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
@@ -29,13 +34,32 @@ type Inbound struct {
 	wouldDeny atomic.Uint64
 	dryRunLog logEvery                           // dry-run denials, logged at most once a second
 	observer  atomic.Pointer[inboundObserverRef] // nil: nobody observes
+
+	unauthenticated atomic.Uint64
+	externalDenied  atomic.Uint64
+	externalFailed  atomic.Uint64
+	externalCached  atomic.Uint64
+	tokenLog        logEvery // refused tokens, logged at most once a second
+	externalLog     logEvery // failed external checks, likewise
 }
 
-// InboundSecurity is what the server side knows of callers' identities.
+// InboundSecurity is what the server side knows of callers' identities,
+// and how it checks them. Its checks run in this order: the caller's
+// SPIFFE ID, the end user's token, the authorization rules, the external
+// authorization server; the inbound limits come after.
 type InboundSecurity struct {
 	// Authorization decides which callers may make which requests. If
 	// nil, every request is allowed.
 	Authorization *authz.Policy
+	// Authentication, if not nil, verifies the end-user token of every
+	// request: a request it refuses gets 401 (or 503 while the keys to
+	// check tokens are unavailable), and a verified token's claims go in
+	// the request's context ([claims.FromContext]), to the rules, to the
+	// external server and, when the observer logs, to the access log.
+	Authentication *jwtauth.Authenticator
+	// External, if not nil, is asked about every request the rules
+	// allowed, before the handler runs.
+	External *extauthz.Authorizer
 	// CallerName returns the service a verified caller's SPIFFE ID names,
 	// used as the caller for per-caller rate limits and sent on to the
 	// handler in the Weft-Source header in place of what the caller asserted. If
@@ -137,8 +161,9 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	in.inFlight.Add(1)
 	defer in.inFlight.Add(-1)
 	in.served.Add(1)
+	var ow *observedWriter
 	if o := in.observer.Load(); o != nil {
-		ow := startInbound(o.InboundObserver, w, r)
+		ow = startInbound(o.InboundObserver, w, r)
 		defer ow.end()
 		w, r = ow, ow.req
 	}
@@ -150,9 +175,9 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
-	if sec := in.security.Load(); sec != nil || r.TLS != nil {
+	if sec := in.security.Load(); sec != nil {
 		var ok bool
-		if r, ok = in.authorize(w, r, sec); !ok {
+		if r, ok = in.authorize(w, r, sec, ow); !ok {
 			return
 		}
 	}
@@ -194,12 +219,77 @@ func (in *Inbound) InFlight() int64 { return in.inFlight.Load() }
 func (in *Inbound) Served() uint64 { return in.served.Load() }
 
 // authorize puts the caller's verified identity into r's context and
-// the Weft-Source header, and applies the authorization rules. It answers 403 and
-// returns false for a request the rules refuse.
-func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *InboundSecurity) (*http.Request, bool) {
-	if sec == nil || sec.Verify == nil {
-		return r, true // no identity: no caller can be verified, no rules apply
+// the Weft-Source header, authenticates the end user, applies the authorization
+// rules and asks the external server. It answers the refusal and returns
+// false for a request that must not go on; ow, when the request is
+// observed, learns the claims to log.
+func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *InboundSecurity, ow *observedWriter) (*http.Request, bool) {
+	if sec == nil {
+		return r, true
 	}
+	var peer spiffeid.ID
+	verified := false
+	if sec.Verify != nil { // without an identity no caller can be verified
+		var ok bool
+		if r, peer, verified, ok = in.identify(w, r, sec); !ok {
+			return r, false
+		}
+	}
+	req := request{protocol: observe.ProtocolHTTP, method: r.Method, path: r.URL.Path, caller: r.Header.Get(engine.SourceHeader)}
+	if verified {
+		req.peer = peer
+	}
+	var user *claims.Set
+	if sec.Authentication != nil {
+		res := sec.Authentication.AuthenticateHTTP(r.Context(), r.Header)
+		if res.Err != nil {
+			in.refusedToken(sec, &req, res.Err)
+			writeUnauthenticated(w, sec, res)
+			return r, false
+		}
+		if user = res.Claims; user != nil {
+			r = r.WithContext(claims.NewContext(r.Context(), user))
+			if ow != nil {
+				ow.info.Claims = res.LogAttrs
+			}
+		}
+	}
+	if sec.Authorization.Rules() > 0 && hasEncodedSeparator(r.URL.RawPath) {
+		// Rules match the decoded path, routers the escaped one: an
+		// encoded '/' would let the two disagree about which resource
+		// is asked for.
+		http.Error(w, "weft: bad request: encoded '/' or '\\' in the path of a request to a service with authorization rules", http.StatusBadRequest)
+		return r, false
+	}
+	if reason, refused := in.decide(sec, &req, user); refused {
+		http.Error(w, "weft: forbidden: "+reason, http.StatusForbidden)
+		return r, false
+	}
+	if sec.External != nil {
+		ereq := externalRequest(sec, &req, r.Header, user)
+		ereq.Query, ereq.Host, ereq.HTTPVersion = r.URL.RawQuery, r.Host, r.Proto
+		ereq.Source.Address = r.RemoteAddr
+		if r.TLS != nil {
+			ereq.Scheme = "https"
+		}
+		d, ok := in.authorizeExternally(r.Context(), sec, &req, ereq)
+		d.ApplyToResponse(w.Header())
+		if !ok {
+			writeExternalDenial(w, d)
+			return r, false
+		}
+		d.ApplyToRequest(r.Header, false)
+	}
+	if sec.Authentication != nil {
+		sec.Authentication.StripHTTP(r.Header)
+	}
+	return r, true
+}
+
+// identify finds the caller's verified SPIFFE ID, records it in r's
+// context and in the Weft-Source header, and enforces a strict mode. It returns
+// false after answering a request that must not go on.
+func (in *Inbound) identify(w http.ResponseWriter, r *http.Request, sec *InboundSecurity) (*http.Request, spiffeid.ID, bool, bool) {
 	peer, verified := security.PeerFromContext(r.Context())
 	if !verified && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		// The connection's first request. Whoever terminated TLS, only a
@@ -221,7 +311,7 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *Inboun
 	if sec.RequireTLS && !verified {
 		w.Header().Set("Connection", "close")
 		http.Error(w, "weft: "+sec.Service+" accepts mutual TLS only (mtls: strict): call it through a Weft client that has a mesh identity", http.StatusBadRequest)
-		return r, false
+		return r, peer, verified, false
 	}
 	if verified {
 		name := ""
@@ -240,35 +330,39 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *Inboun
 		// as if it were one, nor used to tell callers apart.
 		r.Header.Del(engine.SourceHeader)
 	}
-	if sec.Authorization != nil && sec.Authorization.Rules() > 0 && hasEncodedSeparator(r.URL.RawPath) {
-		// Rules match the decoded path, routers the escaped one: an
-		// encoded '/' would let the two disagree about which resource
-		// is asked for.
-		http.Error(w, "weft: bad request: encoded '/' or '\\' in the path of a request to a service with authorization rules", http.StatusBadRequest)
-		return r, false
+	return r, peer, verified, true
+}
+
+// writeUnauthenticated answers a request whose token authentication
+// refused: 401 with a WWW-Authenticate challenge and no reason (the log
+// has it), or 503 while the keys to check tokens are unavailable.
+func writeUnauthenticated(w http.ResponseWriter, sec *InboundSecurity, res jwtauth.Result) {
+	if res.Status() == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "weft: service unavailable: "+sec.Service+" cannot verify tokens yet; retry shortly", http.StatusServiceUnavailable)
+		return
 	}
-	if sec == nil || sec.Authorization == nil {
-		return r, true
-	}
-	d := sec.Authorization.Decide(peer, r.Method, r.URL.Path)
-	if d.Allow {
-		return r, true
-	}
-	caller := "anonymous"
-	if verified {
-		caller = peer.String()
-	}
-	if !d.Enforced {
-		in.wouldDeny.Add(1)
-		if n, ok := in.dryRunLog.allow(time.Now()); ok {
-			sec.Logger.Info("weft: authorization dry-run: request would be denied", "caller", caller, "method", r.Method, "path", r.URL.Path, "reason", d.Reason, "not_logged_since_last", n)
+	w.Header().Set("WWW-Authenticate", sec.Authentication.Challenge(res.Err))
+	http.Error(w, "weft: unauthenticated: "+sec.Service+" needs a valid bearer token", http.StatusUnauthorized)
+}
+
+// writeExternalDenial answers a request the external server denied, or
+// that it gave no answer for in deny mode.
+func writeExternalDenial(w http.ResponseWriter, d extauthz.Decision) {
+	status := d.DenialStatus()
+	switch {
+	case d.Failed:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "weft: service unavailable: external authorization gave no answer", status)
+	case d.Body != "":
+		if w.Header().Get("Content-Type") == "" {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		}
-		return r, true
+		w.WriteHeader(status)
+		io.WriteString(w, d.Body)
+	default:
+		http.Error(w, "weft: forbidden: external authorization denied the request", status)
 	}
-	in.denied.Add(1)
-	sec.Logger.Debug("weft: authorization denied a request", "caller", caller, "method", r.Method, "path", r.URL.Path, "reason", d.Reason)
-	http.Error(w, "weft: forbidden: "+d.Reason, http.StatusForbidden)
-	return r, false
 }
 
 // hasEncodedSeparator reports whether an escaped path encodes a path

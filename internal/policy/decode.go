@@ -146,7 +146,37 @@ func (d *decoder) positioned(n *yaml.Node, path, parent, msg string) {
 			}
 		}
 	}
+	// A key inside a list ("issuers[0].audiences") that the file leaves
+	// out, as a required key is: named in full, placed at the nearest
+	// part of it the file has.
+	for i := 0; i < len(parts)-1 && i < 2; i++ {
+		if !strings.Contains(parts[i], "[") {
+			continue
+		}
+		full := join(path, parts[i])
+		for at := parentKey(full); len(at) > len(path); at = parentKey(at) {
+			if pos, ok := d.positions[at]; ok {
+				rest := strings.Join(parts[i+1:], ": ")
+				d.errs = append(d.errs, &Error{File: d.file, Line: pos.line, Column: pos.column, Msg: full + ": " + rest})
+				return
+			}
+		}
+	}
 	d.errorAt(n, "%s: %s", name(path), msg)
+}
+
+// parentKey returns a dotted key without its last part, a field or an
+// index: "a.b[0].c" gives "a.b[0]", which gives "a.b".
+func parentKey(key string) string {
+	if strings.HasSuffix(key, "]") {
+		if i := strings.LastIndexByte(key, '['); i > 0 {
+			return key[:i]
+		}
+	}
+	if i := strings.LastIndexByte(key, '.'); i >= 0 {
+		return key[:i]
+	}
+	return ""
 }
 
 // decodeStruct decodes a mapping into the struct's yaml-tagged fields. A key

@@ -17,7 +17,7 @@ services:
 	fmt.Println(err)
 	// Output:
 	// mesh.yaml:4:14: services.payments.timeout: expected a duration like 2s or 500ms, got the number 2; add a unit, for example 2s
-	// mesh.yaml:5:30: services.payments.inbound.authorization: rules need verified callers, but payments runs without mTLS: configure security.identity and an mtls mode other than disabled
+	// mesh.yaml:5:30: services.payments.inbound.authorization: rules need verified callers, but payments runs without mTLS: configure security.identity and an mtls mode other than disabled (only rules with claims and no from can do without)
 	// mesh.yaml:5:48: services.payments.inbound.authorization.rules[0].paths[0]: "/refunds*/x": '*' may only end a path pattern, as in "/refunds/*"
 }
 

@@ -11,9 +11,11 @@ import (
 // valueHooks decode the value at a schema pattern themselves, instead of the
 // generic decoder. They return "" or what is wrong with the value.
 var valueHooks = map[string]func(d *decoder, n *yaml.Node, v reflect.Value) string{
-	"mesh.gossipKey":          decodeGossipKey,
-	"defaults.retries.on[]":   decodeCondition,
-	"services.*.retries.on[]": decodeCondition,
+	"mesh.gossipKey":                                    decodeGossipKey,
+	"defaults.retries.on[]":                             decodeCondition,
+	"services.*.retries.on[]":                           decodeCondition,
+	"services.*.inbound.authorization.rules[].claims.*": decodeClaimValues,
+	"services.*.routes[].match.claims.*":                decodeClaimValues,
 }
 
 // decodeCondition reads a retry condition, taking a status written as a
@@ -23,6 +25,44 @@ func decodeCondition(_ *decoder, n *yaml.Node, v reflect.Value) string {
 		return "expected a condition name such as 5xx, got " + describe(n)
 	}
 	v.SetString(n.Value)
+	return ""
+}
+
+// decodeClaimValues reads the values a claim condition accepts: one value
+// or a list of them. Numbers and booleans are taken as written, which is
+// how a claim holding them is matched (42, true).
+func decodeClaimValues(_ *decoder, n *yaml.Node, v reflect.Value) string {
+	scalar := func(n *yaml.Node) (string, bool) {
+		if n.Kind != yaml.ScalarNode {
+			return "", false
+		}
+		switch n.ShortTag() {
+		case "!!str", "!!int", "!!float", "!!bool":
+			return n.Value, true
+		}
+		return "", false
+	}
+	if s, ok := scalar(n); ok {
+		v.Set(reflect.ValueOf([]string{s}))
+		return ""
+	}
+	// A value that cannot be read stands in for itself, so that the
+	// condition is not also reported as listing no value.
+	unreadable := reflect.ValueOf([]string{"?"})
+	if n.Kind != yaml.SequenceNode {
+		v.Set(unreadable)
+		return fmt.Sprintf("expected a value or a list of values the claim may hold, like [admins, ops], got %s", describe(n))
+	}
+	vals := make([]string, 0, len(n.Content))
+	for _, el := range n.Content {
+		s, ok := scalar(el)
+		if !ok {
+			v.Set(unreadable)
+			return fmt.Sprintf("expected a list of values the claim may hold, like [admins, ops], but an element is %s", describe(el))
+		}
+		vals = append(vals, s)
+	}
+	v.Set(reflect.ValueOf(vals))
 	return ""
 }
 

@@ -9,8 +9,11 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/weftmesh/weft/internal/fielderr"
+	"github.com/weftmesh/weft/internal/pemfile"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/security/authz"
+	"github.com/weftmesh/weft/security/jwtauth"
+	"github.com/weftmesh/weft/transport"
 )
 
 func checkTrustDomain(s string) string {
@@ -26,6 +29,7 @@ func checkTrustDomain(s string) string {
 // policy knows and can match verified callers at all.
 func (d *decoder) checkSecurity(p *Policy) {
 	d.resolvePaths(&p.Security.Identity)
+	d.resolveInboundPaths(p)
 	sec := p.Security
 	var (
 		tmpl   security.Template
@@ -58,7 +62,11 @@ func (d *decoder) checkSecurity(p *Policy) {
 				d.errorAtPath(base+".mtls", fmt.Sprintf("%s.mtls: %s needs an identity: configure security.identity (spiffe, files or dev), or write disabled", base, svc.MTLS))
 			}
 		}
-		if svc.Inbound == nil || svc.Inbound.Authorization == nil {
+		if svc.Inbound == nil {
+			continue
+		}
+		d.checkEndUser(base+".inbound", svc.Inbound)
+		if svc.Inbound.Authorization == nil {
 			continue
 		}
 		az := *svc.Inbound.Authorization
@@ -73,15 +81,64 @@ func (d *decoder) checkSecurity(p *Policy) {
 		}); err != nil {
 			d.fieldErrors(path, withSuggestions(err, unknown, names))
 		}
-		if len(az.Rules) > 0 && p.MTLS(name) == security.Disabled {
-			d.errorAtPath(path, fmt.Sprintf("%s: rules need verified callers, but %s runs without mTLS: configure security.identity and an mtls mode other than disabled", path, name))
+		if svc.Inbound.JWT == nil {
+			for i, r := range az.Rules {
+				if len(r.Claims) > 0 {
+					key := fmt.Sprintf("%s.rules[%d].claims", path, i)
+					d.errorAtPath(key, fmt.Sprintf("%s: only requests with a verified end-user token have claims, and %s authenticates none: configure %s.inbound.jwt", key, name, base))
+				}
+			}
+		}
+		if az.NeedsPeers() && p.MTLS(name) == security.Disabled {
+			d.errorAtPath(path, fmt.Sprintf("%s: rules need verified callers, but %s runs without mTLS: configure security.identity and an mtls mode other than disabled (only rules with claims and no from can do without)", path, name))
 			continue
 		}
 		if tmplOK {
 			if _, err := authz.Compile(az, tmpl.TrustDomain(), tmpl.ID); err != nil {
 				d.fieldErrors(path, err)
 			}
+		} else if len(az.Rules) > 0 && !az.NeedsPeers() {
+			// Rules on claims alone, for a service without an identity;
+			// rules that need peers were reported above, or wait for the
+			// identity's own error.
+			if _, err := authz.Compile(az, spiffeid.TrustDomain{}, nil); err != nil {
+				d.fieldErrors(path, err)
+			}
 		}
+	}
+}
+
+// checkEndUser checks the files an inbound section's jwt and extAuthz
+// name: key set files must hold usable keys, CA files certificates.
+func (d *decoder) checkEndUser(path string, in *transport.InboundConfig) {
+	if j := in.JWT; j != nil {
+		for i, is := range j.Issuers {
+			key := fmt.Sprintf("%s.jwt.issuers[%d].jwks", path, i)
+			if is.JWKS.File != "" {
+				if _, err := jwtauth.LoadKeySetFile(is.JWKS.File); err != nil {
+					d.errorAtPath(key+".file", key+".file: "+strings.TrimPrefix(err.Error(), "jwtauth: "))
+				}
+			}
+			d.checkCA(key+".ca", is.JWKS.CA)
+		}
+	}
+	if x := in.ExtAuthz; x != nil {
+		if x.Envoy != nil {
+			d.checkCA(path+".extAuthz.envoy.ca", x.Envoy.CA)
+		}
+		if x.OPA != nil {
+			d.checkCA(path+".extAuthz.opa.ca", x.OPA.CA)
+		}
+	}
+}
+
+// checkCA checks that a CA file, when named, holds PEM certificates.
+func (d *decoder) checkCA(path, file string) {
+	if file == "" {
+		return
+	}
+	if _, err := pemfile.CertPool(file); err != nil {
+		d.errorAtPath(path, fmt.Sprintf("%s: %v", path, err))
 	}
 }
 
@@ -113,11 +170,7 @@ func (d *decoder) errorAtPath(path, msg string) {
 // file's directory, as file: references are, so that a policy means the
 // same files whatever directory a node starts in.
 func (d *decoder) resolvePaths(id *security.IdentityConfig) {
-	abs := func(p *string) {
-		if *p != "" && !filepath.IsAbs(*p) && d.file != "" {
-			*p = filepath.Join(d.dir, *p)
-		}
-	}
+	abs := d.abs
 	if id.Dev != nil {
 		abs(&id.Dev.CA)
 	}
@@ -125,6 +178,47 @@ func (d *decoder) resolvePaths(id *security.IdentityConfig) {
 		abs(&id.Files.Cert)
 		abs(&id.Files.Key)
 		abs(&id.Files.Bundle)
+	}
+}
+
+// abs makes a relative path relative to the policy file's directory.
+func (d *decoder) abs(p *string) {
+	if *p != "" && !filepath.IsAbs(*p) && d.file != "" {
+		*p = filepath.Join(d.dir, *p)
+	}
+}
+
+// resolveInboundPaths makes the relative paths of the services' jwt and
+// extAuthz sections relative to the policy file's directory.
+func (d *decoder) resolveInboundPaths(p *Policy) {
+	for name, svc := range p.Services {
+		in := svc.Inbound
+		if in == nil {
+			continue
+		}
+		if in.JWT != nil {
+			issuers := slices.Clone(in.JWT.Issuers)
+			for i := range issuers {
+				d.abs(&issuers[i].JWKS.File)
+				d.abs(&issuers[i].JWKS.CA)
+			}
+			j := *in.JWT
+			j.Issuers = issuers
+			in.JWT = &j
+		}
+		if x := in.ExtAuthz; x != nil {
+			if x.Envoy != nil {
+				e := *x.Envoy
+				d.abs(&e.CA)
+				x.Envoy = &e
+			}
+			if x.OPA != nil {
+				o := *x.OPA
+				d.abs(&o.CA)
+				x.OPA = &o
+			}
+		}
+		p.Services[name] = svc
 	}
 }
 

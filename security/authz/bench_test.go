@@ -44,14 +44,14 @@ var benchCases = []benchCase{
 func BenchmarkDecide(b *testing.B) {
 	p := mustCompile(b, benchConfig)
 	for _, tc := range benchCases {
-		if d := p.Decide(tc.peer, tc.method, tc.path); d.Allow != tc.allow {
+		if d := p.Decide(tc.peer, tc.method, tc.path, nil); d.Allow != tc.allow {
 			b.Fatalf("%s: Decide = %+v", tc.name, d)
 		}
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					p.Decide(tc.peer, tc.method, tc.path)
+					p.Decide(tc.peer, tc.method, tc.path, nil)
 				}
 			})
 		})

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/weftmesh/weft/internal/fielderr"
+	"github.com/weftmesh/weft/security/claims"
 )
 
 // Mode says whether a [Policy]'s denials are enforced.
@@ -60,6 +61,43 @@ type Rule struct {
 	// "/refunds"). gRPC paths are full method names, as in
 	// "/shop.Payments/Charge" or "/shop.Payments/*". If empty, any path.
 	Paths []string `yaml:"paths"`
+
+	// Claims, if not empty, requires a verified end-user token (see
+	// [github.com/weftmesh/weft/security/jwtauth]) whose claims hold, for
+	// each name, one of the values listed: `sub: [alice]`, `iss:
+	// [https://id.example/]`, `scope: [orders.write]` (a word of the
+	// space-separated scope or scp claim), `groups: [admins]` (an element
+	// of an array claim). A rule with Claims and an empty From places no
+	// condition on the calling service: the token is the credential, and
+	// callers without a SPIFFE ID (mTLS disabled, or plaintext callers of
+	// a permissive service) can match it.
+	Claims map[string][]string `yaml:"claims"`
+}
+
+// needsPeer reports whether the rule can match only verified callers.
+func (r Rule) needsPeer() bool { return len(r.From) > 0 || len(r.Claims) == 0 }
+
+// NeedsPeers reports whether some rule can match only verified callers:
+// one with From, or without Claims. A service whose rules need peers
+// needs mutual TLS.
+func (c Config) NeedsPeers() bool {
+	for _, r := range c.Rules {
+		if r.needsPeer() {
+			return true
+		}
+	}
+	return false
+}
+
+// UsesClaims reports whether some rule requires claims, which only a
+// service that authenticates end users can match.
+func (c Config) UsesClaims() bool {
+	for _, r := range c.Rules {
+		if len(r.Claims) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Validate checks c and returns nil or an error listing every problem, one
@@ -89,6 +127,7 @@ func (c Config) Validate() error {
 				es.Add(fmt.Sprintf("rules[%d].paths[%d]", i, j), "%s", msg)
 			}
 		}
+		es = append(es, claims.Validate(fmt.Sprintf("rules[%d].claims", i), r.Claims)...)
 	}
 	return es.From("authz").Err()
 }

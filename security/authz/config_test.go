@@ -172,7 +172,7 @@ func TestCompileErrors(t *testing.T) {
 		t.Error("Compile() of a rule naming a service, without a mapping, succeeded")
 	}
 	ids := authz.Config{Rules: []authz.Rule{{From: []string{"spiffe://example.org/svc/orders"}}}}
-	if p, err := authz.Compile(ids, local, nil); err != nil || !p.Decide(orders, "GET", "/").Allow {
+	if p, err := authz.Compile(ids, local, nil); err != nil || !p.Decide(orders, "GET", "/", nil).Allow {
 		t.Errorf("Compile() of SPIFFE IDs only, without a mapping: %v", err)
 	}
 
@@ -189,7 +189,7 @@ func TestCompileCopies(t *testing.T) {
 	c.Rules[0].Methods[0] = "POST"
 	c.Rules[0].Paths[0] = "/b"
 	c.Rules[0].From[0] = "checkout"
-	if d := p.Decide(orders, "GET", "/a"); !d.Allow {
+	if d := p.Decide(orders, "GET", "/a", nil); !d.Allow {
 		t.Errorf("after editing the Config: %+v", d)
 	}
 }

@@ -57,7 +57,7 @@ type decideCase struct {
 
 func (tc decideCase) check(t *testing.T, p *authz.Policy) {
 	t.Helper()
-	d := p.Decide(tc.peer, tc.method, tc.path)
+	d := p.Decide(tc.peer, tc.method, tc.path, nil)
 	want := authz.Decision{Allow: tc.reason == "", Enforced: true, Rule: tc.rule, Reason: tc.reason}
 	if d != want {
 		t.Errorf("Decide(%q, %q, %q) = %+v, want %+v", tc.peer, tc.method, tc.path, d, want)
@@ -154,14 +154,14 @@ func TestDryRun(t *testing.T) {
 	if p.Mode() != authz.DryRun || p.Rules() != 2 {
 		t.Fatalf("Mode() = %q, Rules() = %d", p.Mode(), p.Rules())
 	}
-	d := p.Decide(other, "GET", "/api")
+	d := p.Decide(other, "GET", "/api", nil)
 	if want := (authz.Decision{Allow: false, Enforced: false, Rule: -1, Reason: noSource}); d != want {
 		t.Errorf("denied in dry-run: %+v, want %+v", d, want)
 	}
 	if d.Refuse() {
 		t.Error("Refuse() = true in dry-run")
 	}
-	d = p.Decide(orders, "GET", "/api/x")
+	d = p.Decide(orders, "GET", "/api/x", nil)
 	if want := (authz.Decision{Allow: true, Enforced: false, Rule: 0}); d != want {
 		t.Errorf("allowed in dry-run: %+v, want %+v", d, want)
 	}
@@ -176,7 +176,7 @@ func TestForeignReasonsBounded(t *testing.T) {
 	p := mustCompile(t, authz.Config{})
 	for i := range 100 {
 		td := fmt.Sprintf("td%d.example", i)
-		d := p.Decide(id("spiffe://"+td+"/w"), "GET", "/")
+		d := p.Decide(id("spiffe://"+td+"/w"), "GET", "/", nil)
 		if d.Allow {
 			t.Fatalf("peer of %s allowed", td)
 		}
@@ -186,7 +186,7 @@ func TestForeignReasonsBounded(t *testing.T) {
 			t.Fatalf("reason for %s = %q", td, d.Reason)
 		}
 	}
-	if d := p.Decide(id("spiffe://td0.example/w"), "GET", "/"); d.Reason != "peer from trust domain td0.example: allow it with a rule naming its SPIFFE ID" {
+	if d := p.Decide(id("spiffe://td0.example/w"), "GET", "/", nil); d.Reason != "peer from trust domain td0.example: allow it with a rule naming its SPIFFE ID" {
 		t.Errorf("cached reason = %q", d.Reason)
 	}
 }
@@ -201,11 +201,11 @@ func TestDecideConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 200 {
 				foreign := id(fmt.Sprintf("spiffe://td%d.example/w", (g+i)%20))
-				if d := p.Decide(foreign, "GET", "/healthz"); d.Allow {
+				if d := p.Decide(foreign, "GET", "/healthz", nil); d.Allow {
 					errs <- "foreign peer allowed"
 					return
 				}
-				if d := p.Decide(orders, "GET", "/charge"); !d.Allow {
+				if d := p.Decide(orders, "GET", "/charge", nil); !d.Allow {
 					errs <- "orders denied: " + d.Reason
 					return
 				}
@@ -222,8 +222,8 @@ func TestDecideConcurrent(t *testing.T) {
 func TestDecideAllocs(t *testing.T) {
 	p := mustCompile(t, benchConfig)
 	for _, tc := range benchCases {
-		p.Decide(tc.peer, tc.method, tc.path) // first sight of a foreign domain
-		if n := testing.AllocsPerRun(100, func() { p.Decide(tc.peer, tc.method, tc.path) }); n != 0 {
+		p.Decide(tc.peer, tc.method, tc.path, nil) // first sight of a foreign domain
+		if n := testing.AllocsPerRun(100, func() { p.Decide(tc.peer, tc.method, tc.path, nil) }); n != 0 {
 			t.Errorf("%s: %v allocs per Decide, want 0", tc.name, n)
 		}
 	}

@@ -1,6 +1,8 @@
 // Package authz decides which callers may reach which methods and paths of
 // a Weft server: the allow rules of a service's
-// `services.<name>.inbound.authorization` policy section.
+// `services.<name>.inbound.authorization` policy section, by calling
+// service (its SPIFFE ID), method, path and the claims of the end user's
+// token ([github.com/weftmesh/weft/security/claims]).
 //
 // The mTLS mode of [github.com/weftmesh/weft/security] decides who may
 // connect; this package decides, per request, what a connected caller may
@@ -20,8 +22,10 @@
 //     authenticated peer of another trust domain: federation must be
 //     opted into with a rule naming the peer's SPIFFE ID.
 //   - With rules, a request is allowed only if one rule matches its
-//     verified peer, its method and its path. A request without a
-//     verified identity never matches.
+//     verified peer, its method, its path and, when the rule names
+//     claims, the claims of its verified end-user token. A request
+//     without a verified identity matches only rules that name claims
+//     and no source: there the token is the credential.
 //   - In dry-run mode every decision is computed and reported, but
 //     [Decision.Enforced] is false: the server logs and counts would-be
 //     denials and serves the request.

@@ -28,7 +28,7 @@ func Example() {
 		if peer != "" {
 			id = spiffeid.RequireFromString(peer)
 		}
-		d := p.Decide(id, method, path)
+		d := p.Decide(id, method, path, nil)
 		if d.Allow {
 			fmt.Printf("%s %s: allowed by rule %d\n", method, path, d.Rule)
 		} else {
@@ -64,7 +64,7 @@ func Example_dryRun() {
 		fmt.Println(err)
 		return
 	}
-	d := p.Decide(spiffeid.RequireFromString("spiffe://example.org/svc/search"), "GET", "/charge")
+	d := p.Decide(spiffeid.RequireFromString("spiffe://example.org/svc/search"), "GET", "/charge", nil)
 	switch {
 	case d.Refuse():
 		fmt.Println("403:", d.Reason)

@@ -52,7 +52,7 @@ func FuzzMatchPath(f *testing.F) {
 			return
 		}
 		want := refMatch(pat, path) && !(strings.HasSuffix(pat, "*") && refDotted(path))
-		if d := p.Decide(peer, "GET", path); d.Allow != want {
+		if d := p.Decide(peer, "GET", path, nil); d.Allow != want {
 			t.Fatalf("pattern %q on %q: Decide = %+v, want allow %v", pat, path, d, want)
 		}
 	})
@@ -97,7 +97,7 @@ func FuzzValidate(f *testing.F) {
 		if strings.HasSuffix(path, "*") || strings.HasSuffix(from, "*") {
 			return
 		}
-		if d := p.Decide(peer, method, path); !d.Allow || d.Rule != 0 {
+		if d := p.Decide(peer, method, path, nil); !d.Allow || d.Rule != 0 {
 			t.Fatalf("request matching rule 0 exactly: %+v", d)
 		}
 	})
@@ -129,7 +129,7 @@ func FuzzSPIFFEPattern(f *testing.F) {
 		if err != nil || perr != nil {
 			return
 		}
-		d := p.Decide(peer, "GET", "/")
+		d := p.Decide(peer, "GET", "/", nil)
 		if want := refMatch(entry, idString); d.Allow != want {
 			t.Fatalf("entry %q on %q: Decide = %+v, want allow %v", entry, idString, d, want)
 		}

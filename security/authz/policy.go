@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/weftmesh/weft/security/claims"
 )
 
 // Reasons given by [Policy.Decide] for a denial. They say which check
@@ -17,6 +19,8 @@ const (
 	reasonMethod     = "method not allowed for this source"
 	reasonPath       = "path not allowed"
 	reasonForeign    = "peer from another trust domain: allow it with a rule naming its SPIFFE ID"
+	reasonNoToken    = "no end-user token: the request carried no verified token"
+	reasonClaims     = "end-user claims not allowed"
 )
 
 // maxForeignReasons bounds the trust domains whose denial reason a Policy
@@ -44,8 +48,8 @@ type Decision struct {
 	// a PermissionDenied message and a log line, and empty when it is
 	// allowed. It names the failed check, one of "no identity...",
 	// "source not allowed", "method not allowed for this source", "path
-	// not allowed" or "peer from trust domain X...", and never reveals
-	// the rules.
+	// not allowed", "no end-user token...", "end-user claims not allowed"
+	// or "peer from trust domain X...", and never reveals the rules.
 	Reason string
 }
 
@@ -72,17 +76,21 @@ type Policy struct {
 }
 
 // rule is a compiled [Rule]; empty slices match anything, except that an
-// empty from matches only peers of the local trust domain.
+// empty from matches only peers of the local trust domain, or any caller
+// when the rule requires claims.
 type rule struct {
 	from    []pattern
+	anyone  bool // from is empty and claims are required
 	methods []string
 	paths   []pattern
+	claims  *claims.Requirement
 }
 
 // Compile validates c, resolves the service names in its From entries with
 // idOf and returns the compiled Policy. local is the trust domain of this
-// server; idOf maps a service name to the SPIFFE ID its instances present
-// and may be nil when no rule names a service.
+// server, which may be zero only when no rule needs a verified peer
+// ([Config.NeedsPeers]); idOf maps a service name to the SPIFFE ID its
+// instances present and may be nil when no rule names a service.
 //
 // A Policy compiled from the zero Config has no rules: it allows every
 // request except those from peers of another trust domain.
@@ -91,7 +99,7 @@ type rule struct {
 // otherwise lists each From entry that idOf could not resolve, wrapping
 // idOf's error.
 func Compile(c Config, local spiffeid.TrustDomain, idOf func(service string) (spiffeid.ID, error)) (*Policy, error) {
-	if local.IsZero() {
+	if local.IsZero() && (len(c.Rules) == 0 || c.NeedsPeers()) {
 		return nil, errors.New("authz: no local trust domain; pass the trust domain of this server's SPIFFE ID")
 	}
 	if err := c.Validate(); err != nil {
@@ -103,7 +111,8 @@ func Compile(c Config, local spiffeid.TrustDomain, idOf func(service string) (sp
 	}
 	var errs []error
 	for i, r := range c.Rules {
-		cr := rule{methods: slices.Clone(r.Methods)}
+		cr := rule{methods: slices.Clone(r.Methods), anyone: !r.needsPeer()}
+		cr.claims, _ = claims.Compile(r.Claims) // validated above
 		for j, s := range r.From {
 			if !isServiceName(s) {
 				cr.from = append(cr.from, parsePattern(s))
@@ -145,13 +154,15 @@ func resolve(idOf func(string) (spiffeid.ID, error), service string) (spiffeid.I
 // verified SPIFFE ID or the zero ID when it has none, with the given
 // method and path: for HTTP the request method and the URL path the
 // server routes on (r.URL.Path), for gRPC "POST" and the full method name.
+// user holds the claims of the request's verified end-user token, nil
+// without one.
 //
 // A path with a "." or ".." segment matches no prefix pattern, since a
 // router that cleans it would serve a path outside the prefix.
 //
 // Decide does not allocate, except once for each new trust domain it
 // denies. It is safe to call from many goroutines.
-func (p *Policy) Decide(peer spiffeid.ID, method, path string) Decision {
+func (p *Policy) Decide(peer spiffeid.ID, method, path string, user *claims.Set) Decision {
 	if p == nil {
 		return Decision{Allow: true, Enforced: true, Rule: -1}
 	}
@@ -167,17 +178,16 @@ func (p *Policy) Decide(peer spiffeid.ID, method, path string) Decision {
 		d.Allow = true
 		return d
 	}
-	if peer.IsZero() {
-		d.Reason = reasonNoIdentity
-		return d
+	id := ""
+	if !peer.IsZero() {
+		id = peer.String()
 	}
-	id := peer.String()
 	dotted := hasDotSegment(path)
 	// reached is the furthest check any rule passed, for the reason.
 	reached := 0
 	for i := range p.rules {
 		r := &p.rules[i]
-		if !r.matchFrom(id, foreign) {
+		if !r.anyone && (peer.IsZero() || !r.matchFrom(id, foreign)) {
 			continue
 		}
 		reached = max(reached, 1)
@@ -188,14 +198,24 @@ func (p *Policy) Decide(peer spiffeid.ID, method, path string) Decision {
 		if !r.matchPath(path, dotted) {
 			continue
 		}
+		reached = max(reached, 3)
+		if !r.claims.Match(user) {
+			continue
+		}
 		d.Allow, d.Rule = true, i
 		return d
 	}
 	switch {
+	case reached == 3 && user == nil:
+		d.Reason = reasonNoToken
+	case reached == 3:
+		d.Reason = reasonClaims
 	case reached == 2:
 		d.Reason = reasonPath
 	case reached == 1:
 		d.Reason = reasonMethod
+	case peer.IsZero():
+		d.Reason = reasonNoIdentity
 	case foreign:
 		d.Reason = p.foreignReason(peer.TrustDomain().Name())
 	default:

@@ -30,10 +30,10 @@ rules:
 	if p.Mode() != authz.DryRun || p.Rules() != 2 {
 		t.Fatalf("Mode() = %q, Rules() = %d", p.Mode(), p.Rules())
 	}
-	if d := p.Decide(batchJob, "POST", "/refunds/9"); !d.Allow || d.Rule != 0 {
+	if d := p.Decide(batchJob, "POST", "/refunds/9", nil); !d.Allow || d.Rule != 0 {
 		t.Errorf("batch job refund: %+v", d)
 	}
-	if d := p.Decide(checkout, "POST", "/charge"); d.Allow || d.Reason != noPath || d.Enforced {
+	if d := p.Decide(checkout, "POST", "/charge", nil); d.Allow || d.Reason != noPath || d.Enforced {
 		t.Errorf("checkout charge: %+v", d)
 	}
 }
@@ -46,10 +46,10 @@ func TestEmptyListsInYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := mustCompile(t, c)
-	if d := p.Decide(other, "PATCH", "/x"); !d.Allow {
+	if d := p.Decide(other, "PATCH", "/x", nil); !d.Allow {
 		t.Errorf("empty lists: %+v", d)
 	}
-	if d := p.Decide(billing, "PATCH", "/x"); d.Allow {
+	if d := p.Decide(billing, "PATCH", "/x", nil); d.Allow {
 		t.Errorf("empty from admitted a foreign peer: %+v", d)
 	}
 }

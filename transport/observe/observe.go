@@ -3,6 +3,7 @@ package observe
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -239,6 +240,10 @@ type InboundInfo struct {
 	// Status is the HTTP status sent (200 when the handler wrote
 	// nothing), or the gRPC code.
 	Status int
+	// Claims are the end-user claims the service's policy names for the
+	// access log (jwt.logClaims), from the request's verified token; nil
+	// without. They are shared: do not modify them.
+	Claims []slog.Attr
 	// End is when the handler returned.
 	End time.Time
 }

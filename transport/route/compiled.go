@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"time"
+
+	"github.com/weftmesh/weft/security/claims"
 )
 
 // CompiledRoute is one route of a [Table], ready for the hot path. It is
@@ -21,6 +23,7 @@ type CompiledRoute struct {
 	path    string    // exact path; "" when not set
 	prefix  string    // path prefix; "" when not set
 	headers []headerMatch
+	claims  *claims.Requirement // nil: no condition
 
 	split []splitEntry // subsets of positive weight, cumulative
 	total uint64       // sum of the weights; 0 means every endpoint

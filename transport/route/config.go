@@ -94,12 +94,23 @@ type Match struct {
 	// value the header's first occurrence must equal exactly. Values must
 	// not be empty. The Host header cannot be matched.
 	Headers map[string]string `yaml:"headers"`
+	// Claims, if not empty, maps claim names to accepted values: the
+	// verified end user on whose behalf the call is made must hold one of
+	// the values of each claim (see
+	// [github.com/weftmesh/weft/security/claims.Requirement]), as in
+	// `plan: [beta]`. The claims are read from the request's context,
+	// where the inbound middleware of a service that authenticates end
+	// users put them: a handler passes its request's context to the
+	// calls it makes (http.NewRequestWithContext(r.Context(), ...), or
+	// the ctx of a gRPC handler) and its calls follow the user. A call
+	// whose context carries no claims matches no route with Claims.
+	Claims map[string][]string `yaml:"claims"`
 }
 
 // IsZero reports whether m places no condition, making its route a
 // catch-all.
 func (m Match) IsZero() bool {
-	return m.Path == "" && m.PathPrefix == "" && len(m.Methods) == 0 && len(m.Headers) == 0
+	return m.Path == "" && m.PathPrefix == "" && len(m.Methods) == 0 && len(m.Headers) == 0 && len(m.Claims) == 0
 }
 
 // Fault injects failures into matched requests, to test how callers cope.

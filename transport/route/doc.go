@@ -1,7 +1,8 @@
 // Package route decides, for one destination service, which group of its
 // endpoints a request goes to: the service's subsets (named groups selected
 // by endpoint version and labels) and its ordered routes (match a request
-// by path, method and headers; split it across subsets by weight; inject
+// by path, method, headers and the claims of the end user it is made for;
+// split it across subsets by weight; inject
 // delays and aborts; mirror a share of the traffic to another subset).
 //
 // The policy file decodes a service's `subsets:` and `routes:` keys into
@@ -19,6 +20,7 @@
 // endpoint set into subsets with [Subset.Selects], once per catalog or
 // policy change, so that a balancer can be built per subset.
 //
-// The package imports nothing of the mesh's and holds no state beyond the
-// tables it returns; time and randomness come from the caller.
+// The package imports nothing of the mesh's but the claims type
+// ([github.com/weftmesh/weft/security/claims]) and holds no state beyond
+// the tables it returns; time and randomness come from the caller.
 package route

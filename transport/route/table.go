@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/weftmesh/weft/security/claims"
 )
 
 // Table is the compiled routing of one service: its subsets and its
@@ -18,6 +20,7 @@ type Table struct {
 	routes  []CompiledRoute
 	subsets map[string]Subset
 	names   []string // subset names, sorted
+	claims  bool     // some route matches claims
 }
 
 // Compile validates subsets and routes as [Config.Validate] does and
@@ -39,15 +42,17 @@ func Compile(subsets map[string]Subset, routes []Route) (*Table, error) {
 	}
 	for i, r := range routes {
 		t.routes[i] = compileRoute(i, cloneRoute(r))
+		t.claims = t.claims || t.routes[i].claims != nil
 	}
 	return t, nil
 }
 
 // Match returns the first route, in order, whose match fits r, or nil
 // when none does; nil means the request goes to every endpoint of the
-// service. The request's URL path (r.URL.Path), method and headers are
-// read; a nil r or a nil r.URL matches only routes that place no condition
-// on the path.
+// service. The request's URL path (r.URL.Path), method, headers and, for
+// routes that match claims, the end-user claims its context carries
+// ([claims.FromContext]) are read; a nil r or a nil r.URL matches only
+// routes that place no condition on the path.
 //
 // Match is called from any number of goroutines at once; it does not block,
 // does not allocate and does not keep r. The returned route belongs to t
@@ -61,8 +66,12 @@ func (t *Table) Match(r *http.Request) *CompiledRoute {
 	if r.URL != nil {
 		path = r.URL.Path
 	}
+	var user *claims.Set
+	if t.claims {
+		user, _ = claims.FromContext(r.Context())
+	}
 	for i := range t.routes {
-		if c := &t.routes[i]; c.matches(method, path, r.Header) {
+		if c := &t.routes[i]; c.matches(method, path, r.Header, user) {
 			return c
 		}
 	}
@@ -138,6 +147,13 @@ func Partition[E any](t *Table, endpoints []E, meta func(E) (version string, lab
 func cloneRoute(r Route) Route {
 	r.Match.Methods = slices.Clone(r.Match.Methods)
 	r.Match.Headers = maps.Clone(r.Match.Headers)
+	if r.Match.Claims != nil {
+		c := make(map[string][]string, len(r.Match.Claims))
+		for k, v := range r.Match.Claims {
+			c[k] = slices.Clone(v)
+		}
+		r.Match.Claims = c
+	}
 	r.To = maps.Clone(r.To)
 	if r.Fault != nil {
 		f := Fault{}
@@ -175,6 +191,7 @@ func compileRoute(i int, r Route) CompiledRoute {
 	for _, name := range sortedKeys(r.Match.Headers) {
 		c.headers = append(c.headers, headerMatch{name: http.CanonicalHeaderKey(name), value: r.Match.Headers[name]})
 	}
+	c.claims, _ = claims.Compile(r.Match.Claims) // validated
 	var cum uint64
 	for _, s := range sortedKeys(r.To) {
 		if w := r.To[s]; w > 0 {
@@ -197,9 +214,9 @@ func compileRoute(i int, r Route) CompiledRoute {
 	return c
 }
 
-// matches reports whether a request with the given method bit, URL path and
-// headers fits c.
-func (c *CompiledRoute) matches(method methodSet, path string, h http.Header) bool {
+// matches reports whether a request with the given method bit, URL path,
+// headers and end-user claims fits c.
+func (c *CompiledRoute) matches(method methodSet, path string, h http.Header, user *claims.Set) bool {
 	if c.methods != 0 && c.methods&method == 0 {
 		return false
 	}
@@ -214,5 +231,5 @@ func (c *CompiledRoute) matches(method methodSet, path string, h http.Header) bo
 			return false
 		}
 	}
-	return true
+	return c.claims.Match(user)
 }

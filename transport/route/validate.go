@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/weftmesh/weft/internal/fielderr"
+	"github.com/weftmesh/weft/security/claims"
 )
 
 // Limits on the values a Config may hold.
@@ -111,6 +112,7 @@ func (v *validator) match(key string, m Match) {
 		}
 		v.errs.Add(mkey, "unknown method %q; write one of %s", method, strings.Join(knownMethods[:], ", "))
 	}
+	v.errs = append(v.errs, claims.Validate(key+".claims", m.Claims)...)
 	seen := make(map[string]string, len(m.Headers))
 	for _, name := range sortedKeys(m.Headers) {
 		hkey := key + ".headers." + name

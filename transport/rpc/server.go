@@ -17,6 +17,8 @@ import (
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/security/claims"
+	"github.com/weftmesh/weft/security/extauthz"
 	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/observe"
 )
@@ -33,10 +35,15 @@ const healthPrefix = "/grpc.health.v1.Health/"
 // mesh's transport credentials, which opts cannot replace.
 //
 // The interceptors put the caller's verified SPIFFE ID into the
-// handler's context (security.PeerFromContext), refuse calls that the
-// authorization rules deny (PermissionDenied; rules match the method
-// "POST" and the full method name as the path) or that the inbound limits
-// refuse (ResourceExhausted for a rate limit, Unavailable for a
+// handler's context (security.PeerFromContext), verify the end user's
+// token from the authorization metadata when the service asks for one
+// (Unauthenticated with a www-authenticate trailer when it is missing or
+// invalid; its claims go into the handler's context), refuse calls that
+// the authorization rules deny (PermissionDenied; rules match the method
+// "POST" and the full method name as the path), that the external
+// authorization server denies (the code of its HTTP status, or
+// Unavailable when it gave no answer in deny mode) or that the inbound
+// limits refuse (ResourceExhausted for a rate limit, Unavailable for a
 // concurrency limit, with a retry-after trailer in seconds), turn the
 // weft-timeout metadata a gateway may forward into a deadline (gRPC's own
 // deadline travels as usual), and mark the context of a call its caller
@@ -152,7 +159,12 @@ func (s *server) admit(ctx context.Context, rec *observe.InboundInfo, fullMethod
 	if v := metadata.ValueFromIncomingContext(ctx, sourceKey); len(v) > 0 {
 		source = v[0]
 	}
-	adm, ref := s.in.Admit(transport.InboundCall{Method: "POST", Path: fullMethod, Peer: id, Source: source})
+	call := transport.InboundCall{Method: "POST", Path: fullMethod, Peer: id, Source: source, Metadata: incomingMetadata}
+	if p, ok := peer.FromContext(ctx); ok {
+		call.Addr = p.Addr
+		_, call.TLS = p.AuthInfo.(credentials.TLSInfo)
+	}
+	adm, ref := s.in.Admit(ctx, call)
 	if rec != nil {
 		rec.Source = source
 		if !id.IsZero() {
@@ -162,18 +174,36 @@ func (s *server) admit(ctx context.Context, rec *observe.InboundInfo, fullMethod
 				rec.Source = id.String()
 			}
 		}
+		rec.Claims = adm.LogAttrs
 	}
 	if ref != nil {
 		cancel()
 		return ctx, adm, noCancel, refusal(ctx, ref)
 	}
+	md := adm.Metadata
 	if !id.IsZero() && source != adm.Caller {
 		// What a verified caller is replaces what it says it is.
-		md, _ := metadata.FromIncomingContext(ctx)
-		md.Set(sourceKey, adm.Caller)
+		if md == nil {
+			md, _ = metadata.FromIncomingContext(ctx)
+		}
+		md[sourceKey] = []string{adm.Caller}
+	}
+	if md != nil {
 		ctx = metadata.NewIncomingContext(ctx, md)
 	}
+	if adm.Claims != nil {
+		ctx = claims.NewContext(ctx, adm.Claims)
+	}
+	if len(adm.ResponseHeaders) > 0 {
+		_ = grpc.SetHeader(ctx, responseMetadata(adm.ResponseHeaders))
+	}
 	return ctx, adm, cancel, nil
+}
+
+// incomingMetadata returns a copy of the call's incoming metadata.
+func incomingMetadata(ctx context.Context) map[string][]string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return md
 }
 
 // peerID returns the SPIFFE ID the caller proved in the connection's
@@ -195,9 +225,37 @@ func peerID(ctx context.Context) spiffeid.ID {
 }
 
 // refusal returns the status error of a refused call, with the trailer
-// that tells a rate-limited or overloaded caller when to come back.
+// that tells a rate-limited or overloaded caller when to come back, the
+// challenge of an unauthenticated one, and the headers an external
+// server asked for.
 func refusal(ctx context.Context, r *transport.Refusal) error {
-	if !r.Limit.Rejected() {
+	switch {
+	case r.Unauthenticated != nil:
+		if r.IsKeysUnavailable() {
+			_ = grpc.SetTrailer(ctx, metadata.Pairs(retryAfterKey, "1"))
+			return status.Error(codes.Unavailable, "weft: service unavailable: cannot verify tokens yet; retry shortly")
+		}
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("www-authenticate", r.Challenge))
+		return status.Error(codes.Unauthenticated, "weft: unauthenticated: a valid bearer token is required in the authorization metadata")
+	case r.External != nil:
+		d := r.External
+		if len(d.ResponseHeaders) > 0 {
+			_ = grpc.SetTrailer(ctx, responseMetadata(d.ResponseHeaders))
+		}
+		if d.Failed {
+			_ = grpc.SetTrailer(ctx, metadata.Pairs(retryAfterKey, "1"))
+			return status.Error(codes.Unavailable, "weft: service unavailable: external authorization gave no answer")
+		}
+		msg := d.Body
+		if msg == "" {
+			msg = "weft: forbidden: external authorization denied the call"
+		}
+		code := Code(d.DenialStatus())
+		if code == codes.Unknown || code == codes.Internal || code == codes.OK {
+			code = codes.PermissionDenied
+		}
+		return status.Error(code, msg)
+	case !r.Limit.Rejected():
 		return status.Error(codes.PermissionDenied, "weft: forbidden: "+r.Forbidden)
 	}
 	secs := max(1, int((r.Limit.RetryAfter+time.Second-1)/time.Second))
@@ -207,4 +265,18 @@ func refusal(ctx context.Context, r *transport.Refusal) error {
 		return status.Errorf(codes.ResourceExhausted, "weft: too many requests: rate limit exceeded (%s); retry after %d s", r.Limit.Reason, secs)
 	}
 	return status.Errorf(codes.Unavailable, "weft: service overloaded: too many calls in flight (%s); retry after %d s", r.Limit.Reason, secs)
+}
+
+// responseMetadata turns headers an external server asked to send into
+// metadata.
+func responseMetadata(hs []extauthz.Header) metadata.MD {
+	md := metadata.MD{}
+	for _, h := range hs {
+		if h.Action == extauthz.AppendHeader {
+			md.Append(h.Name, h.Value)
+		} else {
+			md.Set(h.Name, h.Value)
+		}
+	}
+	return md
 }
