@@ -97,7 +97,11 @@ func Run[R any](ctx, bound context.Context, c *Call, a Attempter[R], ps *Pickers
 // start makes the call's next attempt, picking its endpoint first when ps
 // is set; the error says why no endpoint could be picked.
 func (c *Call) start(ctx context.Context, hedge, concurrent bool, avoid *resilience.Endpoint, ps *Pickers) (*Try, error) {
-	t := &Try{c: c, hedge: hedge, avoid: avoid, callCtx: ctx}
+	t := &c.first
+	if c.tries > 0 {
+		t = new(Try)
+	}
+	t.c, t.n, t.hedge, t.avoid, t.callCtx = c, c.tries+1, hedge, avoid, ctx
 	switch {
 	case c.policy.PerTryTimeout > 0:
 		t.ctx, t.cancel = context.WithTimeout(ctx, c.policy.PerTryTimeout)
@@ -115,7 +119,6 @@ func (c *Call) start(ctx context.Context, hedge, concurrent bool, avoid *resilie
 		t.picked = pk
 	}
 	c.tries++
-	t.n = c.tries
 	if c.obs != nil {
 		c.rec.Attempts++
 		if hedge {

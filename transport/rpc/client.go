@@ -104,8 +104,8 @@ func (ch *channel) unary(ctx context.Context, method string, req, reply any, cc 
 
 // invoke runs a unary call: its faults, mirror, and attempts.
 func (ch *channel) invoke(ctx context.Context, c *engine.Call, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
-	ctx, cancel := c.WithDeadline(ctx)
-	defer cancel()
+	ctx = c.WithDeadline(ctx)
+	defer c.EndDeadline()
 	if err := fault(ctx, c); err != nil {
 		return err
 	}
@@ -208,8 +208,8 @@ var errEndedEarly = status.Error(codes.Unavailable, "weft: the call's stream end
 // while it is being opened, before any message was sent on it.
 func (ch *channel) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	c, ctx := ch.begin(ctx, method)
-	open, cancel := c.WithDeadline(ctx)
-	defer cancel()
+	open := c.WithDeadline(ctx)
+	defer c.EndDeadline()
 	if err := fault(open, c); err != nil {
 		c.End(int(status.Code(err)), err)
 		return nil, err
