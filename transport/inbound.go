@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"context"
 	"crypto/x509"
 	"log/slog"
 	"net/http"
@@ -137,18 +136,33 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	in.inFlight.Add(1)
 	defer in.inFlight.Add(-1)
 	in.served.Add(1)
-	if o := in.observer.Load(); o != nil {
-		ow := startInbound(o.InboundObserver, w, r)
-		defer ow.end()
-		w, r = ow, ow.req
+	o := in.observer.Load()
+	hop := retry.ReadHop(r.Header)
+	hop.NoRetry = hop.NoRetry && !retry.NoRetry(r.Context())
+	if o != nil || hop.HasTimeout || hop.NoRetry {
+		// The request's observation, its hop context and its copy with
+		// the new context: one allocation.
+		st := new(inboundState)
+		now := time.Now()
+		ctx := r.Context()
+		if o != nil {
+			ctx = st.w.start(o.InboundObserver, w, r, now)
+			w = &st.w
+			defer st.w.end()
+		}
+		if hop.HasTimeout || hop.NoRetry {
+			st.hop.Start(ctx, hop, now)
+			ctx = &st.hop
+			defer st.hop.End()
+		}
+		if ctx != r.Context() {
+			st.req = *r.WithContext(ctx) // inlined: the copy is made in place
+			r = &st.req
+		}
+		st.w.req = r
 	}
 	if in.draining.Load() {
 		w.Header().Set("Connection", "close")
-	}
-	if r.Header.Get(retry.TimeoutHeader) != "" || r.Header.Get(retry.OwnerHeader) != "" {
-		ctx, cancel := inboundContext(r)
-		defer cancel()
-		r = r.WithContext(ctx)
 	}
 	if sec := in.security.Load(); sec != nil || r.TLS != nil {
 		var ok bool
@@ -170,18 +184,15 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	h.ServeHTTP(w, r)
 }
 
-// inboundContext turns what an upstream Weft client sent along into the
-// handler's context: the caller's remaining time becomes the deadline, so
-// a chain of services shares one budget, and a call the caller retries is
-// marked so that this service's own clients do not retry it too.
-func inboundContext(r *http.Request) (context.Context, context.CancelFunc) {
-	ctx, cancel := r.Context(), context.CancelFunc(func() {})
-	if v := r.Header.Get(retry.TimeoutHeader); v != "" {
-		if d, err := retry.ParseTimeout(v); err == nil {
-			ctx, cancel = context.WithTimeout(ctx, d)
-		}
-	}
-	return retry.FromHeader(ctx, r.Header), cancel
+// inboundState is what a request that is observed, or carries hop
+// headers, needs beyond what net/http gives it: the observation, the
+// context made from the hop headers (the caller's remaining time as the
+// deadline, a call the caller retries marked so that this service's own
+// clients do not retry it too), and the request's copy with that context.
+type inboundState struct {
+	req http.Request
+	hop retry.HopContext
+	w   observedWriter
 }
 
 // SetDraining switches draining behaviour on or off.
