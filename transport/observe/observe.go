@@ -244,10 +244,31 @@ type InboundInfo struct {
 type HeaderCarrier http.Header
 
 // Get returns the first value of key.
-func (h HeaderCarrier) Get(key string) string { return http.Header(h).Get(key) }
+func (h HeaderCarrier) Get(key string) string {
+	if v := h[CanonicalKey(key)]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 // Set replaces the values of key.
-func (h HeaderCarrier) Set(key, value string) { http.Header(h).Set(key, value) }
+func (h HeaderCarrier) Set(key, value string) { h[CanonicalKey(key)] = []string{value} }
+
+// CanonicalKey returns the canonical form of an HTTP header name, as
+// http.CanonicalHeaderKey does, without the allocation that makes for the
+// lower-case names trace propagators use (traceparent, tracestate,
+// baggage).
+func CanonicalKey(key string) string {
+	switch key {
+	case "traceparent":
+		return "Traceparent"
+	case "tracestate":
+		return "Tracestate"
+	case "baggage":
+		return "Baggage"
+	}
+	return http.CanonicalHeaderKey(key)
+}
 
 // Keys lists the header names present.
 func (h HeaderCarrier) Keys() []string {
