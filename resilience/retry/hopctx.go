@@ -53,16 +53,10 @@ type HopContext struct {
 	timed    bool // deadline applies
 	noRetry  bool
 
-	mu    sync.Mutex // serializes making live
-	live  atomic.Pointer[liveDeadline]
-	ended atomic.Bool
-}
-
-// liveDeadline is the standard context a HopContext stands for, made on
-// first need.
-type liveDeadline struct {
-	ctx    context.Context
+	mu     sync.Mutex   // serializes making live and ending
+	live   atomic.Value // context.Context: the deadline's, made on first need
 	cancel context.CancelFunc
+	ended  atomic.Bool
 }
 
 // Start makes c a child of parent for a request that arrived at now with
@@ -83,10 +77,10 @@ func (c *HopContext) End() {
 	}
 	c.mu.Lock()
 	c.ended.Store(true)
-	l := c.live.Load()
+	cancel := c.cancel
 	c.mu.Unlock()
-	if l != nil {
-		l.cancel()
+	if cancel != nil {
+		cancel()
 	}
 }
 
@@ -113,8 +107,8 @@ func (c *HopContext) Err() error {
 	if !c.timed {
 		return c.parent.Err()
 	}
-	if l := c.live.Load(); l != nil {
-		return l.ctx.Err()
+	if l := c.lived(); l != nil {
+		return l.Err()
 	}
 	if err := c.parent.Err(); err != nil {
 		return err
@@ -135,29 +129,38 @@ func (c *HopContext) Value(key any) any {
 	if _, ok := key.(noRetryKey); ok && c.noRetry {
 		return true
 	}
-	if l := c.live.Load(); l != nil {
-		return l.ctx.Value(key)
+	if l := c.lived(); l != nil {
+		return l.Value(key)
 	}
 	return c.parent.Value(key)
 }
 
 func (c *HopContext) String() string { return "retry.HopContext" }
 
+// lived returns the deadline's context, nil until it is made.
+func (c *HopContext) lived() context.Context {
+	if l := c.live.Load(); l != nil {
+		return l.(context.Context)
+	}
+	return nil
+}
+
 // materialize returns the standard context c stands for, making it on
 // first use.
 func (c *HopContext) materialize() context.Context {
-	if l := c.live.Load(); l != nil {
-		return l.ctx
+	if l := c.lived(); l != nil {
+		return l
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if l := c.live.Load(); l != nil {
-		return l.ctx
+	if l := c.lived(); l != nil {
+		return l
 	}
 	ctx, cancel := context.WithDeadline(c.parent, c.deadline)
 	if c.ended.Load() {
 		cancel()
 	}
-	c.live.Store(&liveDeadline{ctx: ctx, cancel: cancel})
+	c.cancel = cancel
+	c.live.Store(ctx)
 	return ctx
 }
