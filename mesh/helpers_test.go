@@ -11,7 +11,7 @@ import (
 )
 
 // writePolicy writes a policy file into a fresh temp dir and returns its path.
-func writePolicy(t *testing.T, body string) string {
+func writePolicy(t testing.TB, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "mesh.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"crypto/x509"
 	"log/slog"
 	"net/http"
@@ -139,27 +140,21 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	o := in.observer.Load()
 	hop := retry.ReadHop(r.Header)
 	hop.NoRetry = hop.NoRetry && !retry.NoRetry(r.Context())
-	if o != nil || hop.HasTimeout || hop.NoRetry {
+	if o != nil {
 		// The request's observation, its hop context and its copy with
 		// the new context: one allocation.
-		st := new(inboundState)
+		st := new(observedRequest)
 		now := time.Now()
-		ctx := r.Context()
-		if o != nil {
-			ctx = st.w.start(o.InboundObserver, w, r, now)
-			w = &st.w
-			defer st.w.end()
-		}
-		if hop.HasTimeout || hop.NoRetry {
-			st.hop.Start(ctx, hop, now)
-			ctx = &st.hop
-			defer st.hop.End()
-		}
-		if ctx != r.Context() {
-			st.req = *r.WithContext(ctx) // inlined: the copy is made in place
-			r = &st.req
-		}
+		ctx := st.w.start(o.InboundObserver, w, r, now)
+		w = &st.w
+		defer st.w.end()
+		r = st.hop.apply(r, ctx, hop, now)
+		defer st.hop.end()
 		st.w.req = r
+	} else if hop.HasTimeout || hop.NoRetry {
+		st := new(hopRequest)
+		r = st.apply(r, r.Context(), hop, time.Now())
+		defer st.end()
 	}
 	if in.draining.Load() {
 		w.Header().Set("Connection", "close")
@@ -184,14 +179,40 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	h.ServeHTTP(w, r)
 }
 
-// inboundState is what a request that is observed, or carries hop
-// headers, needs beyond what net/http gives it: the observation, the
-// context made from the hop headers (the caller's remaining time as the
-// deadline, a call the caller retries marked so that this service's own
-// clients do not retry it too), and the request's copy with that context.
-type inboundState struct {
-	req http.Request
-	hop retry.HopContext
+// hopRequest is a request whose context carries what the caller's hop
+// headers say (its remaining time as the deadline, its retry mark), with
+// that context: one allocation.
+type hopRequest struct {
+	req    http.Request
+	ctx    retry.HopContext
+	active bool
+}
+
+// apply returns r with ctx, under which the hop's context is made when
+// the hop asks for one.
+func (h *hopRequest) apply(r *http.Request, ctx context.Context, hop retry.Hop, now time.Time) *http.Request {
+	if hop.HasTimeout || hop.NoRetry {
+		h.ctx.Start(ctx, hop, now)
+		ctx, h.active = &h.ctx, true
+	}
+	if ctx == r.Context() {
+		return r
+	}
+	h.req = *r.WithContext(ctx) // inlined: the copy is made in place
+	return &h.req
+}
+
+// end ends the hop's context, once the handler returned.
+func (h *hopRequest) end() {
+	if h.active {
+		h.ctx.End()
+	}
+}
+
+// observedRequest is an observed request's state: its observation and
+// its hop context, in one allocation.
+type observedRequest struct {
+	hop hopRequest
 	w   observedWriter
 }
 

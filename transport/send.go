@@ -41,7 +41,6 @@ type httpCall struct {
 	out   http.Request  // the request the attempts send, but for its URL's host
 	body  *requestBody
 
-	first   http.Request  // the first attempt's copy of out
 	url     url.URL       // the first attempt's URL
 	carrier attemptHeader // the first attempt's trace context carrier
 	values  [inlineValues]string
@@ -61,10 +60,11 @@ const spareValues = 3
 // faults and mirror, the destination's retries or hedges, breakers and
 // outlier detection.
 func (c *Clients) send(d *engine.Destination, req *http.Request) (*http.Response, error) {
+	noRetry := retry.NoRetry(req.Context())
 	r := engine.Request{
 		Protocol: engine.HTTP, Method: req.Method, Header: req.Header,
 		Name: req.Method, Path: req.URL.Path,
-		Route: d.Routes().Match(req), NoRetry: retry.NoRetry(req.Context()),
+		Route: d.Routes().Match(req), NoRetry: noRetry,
 	}
 	if d.Hashing() {
 		r.Hash, r.HasHash = hashKey(req, d.Config().HashKey)
@@ -84,7 +84,7 @@ func (c *Clients) send(d *engine.Destination, req *http.Request) (*http.Response
 		return faultResponse(req, abort), nil
 	}
 	h.conns = c.connsFor(d)
-	h.outgoing(ctx)
+	h.outgoing(ctx, noRetry)
 	mirror := call.MirrorSubset()
 	// A body is buffered only when it may be sent again after it was read:
 	// a retry of a repeatable request, a hedge, a mirror copy. A
@@ -105,14 +105,15 @@ func (c *Clients) send(d *engine.Destination, req *http.Request) (*http.Response
 }
 
 // outgoing makes the request the attempts send: a shallow copy of the
-// caller's with headers of its own, which carry the mesh's.
-func (h *httpCall) outgoing(ctx context.Context) {
+// caller's with headers of its own, which carry the mesh's. noRetry
+// reports that a caller further up owns the retries.
+func (h *httpCall) outgoing(ctx context.Context, noRetry bool) {
 	h.out = *h.req.WithContext(ctx) // inlined: the copy is made in place
 	if h.out.Host == "" {
 		h.out.Host = h.req.URL.Host
 	}
 	src := h.c.engine.Source()
-	owner := h.call.Retries() || retry.NoRetry(h.req.Context())
+	owner := h.call.Retries() || noRetry
 	// One map and one array of values, sized for the caller's headers, the
 	// mesh's and the trace context, hold what Header.Clone and three Sets
 	// would allocate piece by piece.
@@ -151,10 +152,12 @@ func (h *httpCall) outgoing(ctx context.Context) {
 func (h *httpCall) Attempt(ctx context.Context, t *engine.Try) engine.Result[*http.Response] {
 	pk := t.Picked()
 	ep := pk.Endpoint
-	// The first attempt of a call whose attempts never overlap uses the
-	// call's own request, URL and headers; later ones make their own.
+	// The first attempt of a call whose attempts never overlap sends the
+	// call's own request, with its URL and headers; later ones copy it
+	// (its fields other than the context, URL and body are the same for
+	// every attempt).
 	first := t.N() == 1 && !t.Concurrent()
-	o, u, carrier := &h.first, &h.url, &h.carrier
+	o, u, carrier := &h.out, &h.url, &h.carrier
 	if !first {
 		o, u, carrier = new(http.Request), new(url.URL), new(attemptHeader)
 	}
@@ -163,7 +166,9 @@ func (h *httpCall) Attempt(ctx context.Context, t *engine.Try) engine.Result[*ht
 		carrier.shared, carrier.direct = h.out.Header, first
 		actx = t.Observe(ctx, ep, carrier)
 	}
-	*o = *h.out.WithContext(actx)
+	if o != &h.out || actx != h.out.Context() {
+		*o = *h.out.WithContext(actx) // inlined: the copy is made in place
+	}
 	if carrier.own != nil {
 		o.Header = carrier.own
 	}
@@ -174,7 +179,7 @@ func (h *httpCall) Attempt(ctx context.Context, t *engine.Try) engine.Result[*ht
 	if h.body != nil {
 		o.Body = h.body.forTry()
 	}
-	resp, err := h.conns.roundTrip(h.c, o)
+	resp, err := h.conns.roundTrip(o)
 	var v engine.Verdict
 	switch {
 	case err == nil:
@@ -267,7 +272,7 @@ func (h *httpCall) mirror(d *engine.Destination, subset string, r engine.Request
 	conns := h.conns
 	go func() {
 		defer done()
-		resp, err := conns.roundTrip(h.c, out)
+		resp, err := conns.roundTrip(out)
 		if err != nil {
 			return
 		}

@@ -62,7 +62,8 @@ type Request struct {
 // A Call must not be copied once begun.
 type Call struct {
 	d               *Destination
-	req             Request
+	method          string               // the request's, for the retry policy
+	header          http.Header          // the request's, for the retry policy; may be nil
 	route           *route.CompiledRoute // nil when none matched
 	subset          string
 	policy          retry.Config
@@ -82,8 +83,9 @@ type Call struct {
 	dl       deadlineContext
 
 	obs    observe.CallObserver // nil when not observed
-	rec    *observe.CallInfo
-	obsCtx context.Context // what StartCall returned, for EndCall
+	rec    *observe.CallInfo    // in observed, when observed
+	obsCtx context.Context      // what StartCall returned, for EndCall
+	seen   *observed
 
 	first Try // the call's first attempt
 }
@@ -101,7 +103,7 @@ func (d *Destination) Begin(ctx context.Context, r Request) (*Call, context.Cont
 // adapter's state are one allocation. c must be the zero Call, and is not
 // to be copied afterwards.
 func (d *Destination) BeginCall(c *Call, ctx context.Context, r Request) context.Context {
-	*c = Call{d: d, req: r, route: r.Route, policy: *d.cfg.Retries, timeout: d.cfg.Timeout, began: time.Now()}
+	*c = Call{d: d, method: r.Method, header: r.Header, route: r.Route, policy: *d.cfg.Retries, timeout: d.cfg.Timeout, began: time.Now()}
 	c.info.Hash, c.info.HasHash = r.Hash, r.HasHash && d.hashing
 	if r.Mirror != "" {
 		c.route, c.subset = nil, r.Mirror
@@ -119,15 +121,24 @@ func (d *Destination) BeginCall(c *Call, ctx context.Context, r Request) context
 	if r.Mirror == "" {
 		if obs := d.engine.Observer(); obs != nil {
 			c.obs = obs
-			c.rec = &observe.CallInfo{
+			c.seen = &observed{rec: observe.CallInfo{
 				Protocol: r.Protocol.String(), Source: d.engine.cfg.Source, Destination: d.Service,
 				Method: r.Name, Path: r.Path, Route: c.route.Name(), Subset: c.subset, Start: c.began,
-			}
+			}}
+			c.rec = &c.seen.rec
 			ctx = obs.StartCall(ctx, c.rec)
 			c.obsCtx = ctx
 		}
 	}
 	return ctx
+}
+
+// observed is what an observed call tells its observer: the call's
+// record and its first attempt's, in one allocation that unobserved calls
+// do without.
+type observed struct {
+	rec   observe.CallInfo
+	first observe.AttemptInfo
 }
 
 // Destination returns the snapshot the call runs on.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,7 +24,7 @@ type deadlineContext struct {
 	mu          sync.Mutex
 	done        chan struct{} // made on first use
 	err         error
-	timer       *time.Timer
+	timer       *deadlineTimer
 	stopParent  func() bool // unregisters from parent; nil when parent cannot end
 	funcs       [2]func()   // registered with AfterFunc, then more
 	more        []func()
@@ -49,9 +50,45 @@ func (c *deadlineContext) start(parent context.Context, deadline time.Time, d ti
 	}
 	c.mu.Lock()
 	if c.err == nil {
-		c.timer = time.AfterFunc(d, c.expire)
+		c.timer = timerPool.Get().(*deadlineTimer)
+		c.timer.target.Store(c)
+		c.timer.t.Reset(d)
 	}
 	c.mu.Unlock()
+}
+
+// deadlineTimer is the timer of a call's deadline, kept for another call
+// once stopped before it fired, so that calls allocate no timer of their
+// own.
+type deadlineTimer struct {
+	t      *time.Timer
+	target atomic.Pointer[deadlineContext]
+}
+
+var timerPool sync.Pool
+
+func init() {
+	timerPool.New = func() any {
+		dt := new(deadlineTimer)
+		dt.t = time.AfterFunc(time.Hour, dt.fire)
+		dt.t.Stop()
+		return dt
+	}
+}
+
+func (dt *deadlineTimer) fire() {
+	if c := dt.target.Load(); c != nil {
+		c.expire()
+	}
+}
+
+// release stops dt; it goes back to the pool unless it fired, in which
+// case its function may be running still.
+func (dt *deadlineTimer) release() {
+	if dt.t.Stop() {
+		dt.target.Store(nil)
+		timerPool.Put(dt)
+	}
 }
 
 func (c *deadlineContext) parentDone() { c.cancel(c.parent.Err()) }
@@ -80,7 +117,8 @@ func (c *deadlineContext) cancel(err error) {
 		close(c.done)
 	}
 	if c.timer != nil {
-		c.timer.Stop()
+		c.timer.release()
+		c.timer = nil
 	}
 	stop := c.stopParent
 	funcs, more := c.funcs, c.more

@@ -116,8 +116,8 @@ func (okAttempter) Discard(*engine.Try, engine.Result[int]) {}
 func (okAttempter) Rewind() bool                            { return true }
 
 // A call that makes one attempt costs the engine no allocation of its
-// own but the deadline's timer: the call, its first attempt and its
-// deadline context live in the value the protocol allocates.
+// own: the call, its first attempt and its deadline context live in the
+// value the protocol allocates, and the deadline's timer is reused.
 func TestCallAllocations(t *testing.T) {
 	e := newEngine(t, engine.DestinationConfig{}, nil, 3)
 	d := e.Destination("svc")
@@ -140,9 +140,15 @@ func TestCallAllocations(t *testing.T) {
 		h.call.End(200, nil)
 	})
 	t.Logf("%v allocations per call", allocs)
-	// time.AfterFunc: the timer and its function.
-	if allocs > 2 {
-		t.Errorf("a call allocates %v times in the engine, want at most 2 (the deadline's timer)", allocs)
+	// The deadline's timer is reused from call to call; under the race
+	// detector, whose pools drop some of what they are given, a call
+	// sometimes makes one (time.AfterFunc: the timer and its function).
+	want := 0.0
+	if raceEnabled {
+		want = 2
+	}
+	if allocs > want {
+		t.Errorf("a call allocates %v times in the engine, want at most %v", allocs, want)
 	}
 	assertIdle(t, e)
 }

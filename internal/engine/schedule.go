@@ -137,7 +137,7 @@ func (c *Call) worthRetrying(n int, t *Try, failed bool, o retry.Outcome) bool {
 	if !failed || n >= c.policy.Attempts || t.Endpoint() == nil || t.callCtx.Err() != nil {
 		return false
 	}
-	return retry.Retryable(c.policy, c.req.Method, c.req.Header, c.routeIdempotent, o)
+	return retry.Retryable(c.policy, c.method, c.header, c.routeIdempotent, o)
 }
 
 // timeLeft reports whether a retry after wait still has time to run

@@ -41,10 +41,8 @@ type Try struct {
 
 	mu    sync.Mutex
 	ep    *resilience.Endpoint // the latest endpoint picked
-	info  *observe.AttemptInfo // nil when not observed; else infoBuf
+	info  *observe.AttemptInfo // nil when not observed
 	ended bool                 // the observer was told of the end
-
-	infoBuf observe.AttemptInfo
 }
 
 // N numbers the call's attempts from 1, in the order they started.
@@ -243,9 +241,16 @@ func (t *Try) Observe(ctx context.Context, ep *resilience.Endpoint, carrier obse
 	if t.picked.Endpoint == nil || !c.d.st.realClock {
 		start = time.Now()
 	}
+	// The first attempt's record comes with the call's; a later one,
+	// which may run beside it, has its own.
+	var info *observe.AttemptInfo
+	if t == &c.first {
+		info = &c.seen.first
+	} else {
+		info = new(observe.AttemptInfo)
+	}
+	*info = observe.AttemptInfo{N: t.n, Hedge: t.hedge, Start: start, Carrier: carrier}
 	t.mu.Lock()
-	t.infoBuf = observe.AttemptInfo{N: t.n, Hedge: t.hedge, Start: start, Carrier: carrier}
-	info := &t.infoBuf
 	if ep != nil {
 		info.Endpoint, info.Node = ep.Addr, ep.Node
 	}
