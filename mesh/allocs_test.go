@@ -1,7 +1,6 @@
 package mesh_test
 
 import (
-	"context"
 	"io"
 	"math"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/weftmesh/weft/mesh"
 	"github.com/weftmesh/weft/mesh/meshtest"
@@ -67,13 +65,6 @@ func TestRequestAllocations(t *testing.T) {
 		t.Skip("the race detector changes allocation counts; scripts/test runs this test without it")
 	}
 	base, baseMTLS := netHTTPAllocs(t, false), netHTTPAllocs(t, true)
-	tracer := func(ratio float64) *sdktrace.TracerProvider {
-		tp := sdktrace.NewTracerProvider(
-			sdktrace.WithBatcher(tracetest.NewNoopExporter()),
-			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
-		t.Cleanup(func() { tp.Shutdown(context.Background()) })
-		return tp
-	}
 	weft := func(admin bool, tp *sdktrace.TracerProvider, policy string) float64 {
 		m := meshtest.New(t)
 		m.PolicyFile = policy
@@ -95,8 +86,8 @@ func TestRequestAllocations(t *testing.T) {
 	_, caDir := meshtest.DevCA(t)
 	plain := weft(false, nil, "")
 	metrics := weft(true, nil, "")
-	unsampled := weft(true, tracer(0), "")
-	sampled := weft(true, tracer(1), "")
+	unsampled := weft(true, ratioTracer(t, 0), "")
+	sampled := weft(true, ratioTracer(t, 1), "")
 	mtls := weft(false, nil, meshtest.SecurePolicy(t, caDir, ""))
 	h2 := weft(false, nil, writePolicy(t, "version: 1\nmesh: {name: test}\ndefaults: {protocol: h2}\n"))
 	t.Logf("allocations per request: net/http %v, with mutual TLS %v; Weft %v, with metrics %v, traced 0%% %v, traced 100%% %v, mutual TLS %v, HTTP/2 %v",

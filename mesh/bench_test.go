@@ -1,7 +1,6 @@
 package mesh_test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -75,15 +74,7 @@ func BenchmarkProtocol(b *testing.B) {
 				name += "-mtls"
 			}
 			b.Run(name, func(b *testing.B) {
-				key := map[string]string{"http1": "http/1.1", "h2": "h2"}[protocol]
-				services := fmt.Sprintf("services:\n  echo: {protocol: %s}\n", key)
-				m := meshtest.New(b)
-				if mtls {
-					_, caDir := meshtest.DevCA(b)
-					m.PolicyFile = meshtest.SecurePolicy(b, caDir, services)
-				} else {
-					m.PolicyFile = writePolicy(b, "version: 1\nmesh: {name: bench}\n"+services)
-				}
+				m := protoMesh(b, map[string]string{"http1": "http/1.1", "h2": "h2"}[protocol], mtls, "")
 				m.Serve(mesh.Config{Service: "echo"}, okHandler)
 				client := m.Start(mesh.Config{Service: "client"})
 				meshtest.WaitEndpoints(b, client, "echo", 1)

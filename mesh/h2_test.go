@@ -20,7 +20,7 @@ import (
 
 // protoMesh is a mesh whose "echo" service is called with protocol, in
 // plaintext or over mutual TLS.
-func protoMesh(t *testing.T, protocol string, mtls bool, extra string) *meshtest.Mesh {
+func protoMesh(t testing.TB, protocol string, mtls bool, extra string) *meshtest.Mesh {
 	t.Helper()
 	services := fmt.Sprintf("services:\n  echo: {protocol: %s%s}\n", protocol, extra)
 	m := meshtest.New(t)
