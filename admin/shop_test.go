@@ -126,7 +126,13 @@ func TestMeshViewShowsEveryEdge(t *testing.T) {
 	s.call(t, 30, "/ok")
 	s.call(t, 10, "/fail")
 	for _, base := range []string{"http://" + s.loadgen.AdminAddr(), "http://" + s.payments[1].AdminAddr()} {
-		v := meshView(t, nil, base)
+		// Admin addresses reach each member's catalog by gossip: wait
+		// until this node knows every peer's.
+		var v admin.MeshView
+		meshtest.WaitFor(t, 10*time.Second, base+" sees 3 peers", func() bool {
+			v = meshView(t, nil, base)
+			return len(v.Peers) == 3
+		})
 		for _, p := range v.Peers {
 			if p.Error != "" {
 				t.Errorf("%s: peer %s: %s", base, p.Node, p.Error)

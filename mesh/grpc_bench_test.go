@@ -97,7 +97,7 @@ func rawGRPC(b *testing.B, serverTLS, clientTLS *tls.Config) shoppb.PaymentsClie
 
 // rawMTLS returns plain mutual TLS configurations with certificates from
 // a development CA: what a grpc-go service secured by hand would use.
-func rawMTLS(b *testing.B) (server, client *tls.Config) {
+func rawMTLS(b testing.TB) (server, client *tls.Config) {
 	ca, _ := meshtest.DevCA(b)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Certificate())

@@ -38,6 +38,11 @@ func (n *Node) ListenAndServe(addr string, h http.Handler) error {
 // returns, the endpoint is withdrawn. On Shutdown the node drains, then
 // shuts srv down gracefully; Serve then returns http.ErrServerClosed.
 //
+// The endpoint speaks HTTP/1.1 and HTTP/2, so that callers can use either,
+// as the policy's services.<name>.protocol asks: over mutual TLS, ALPN
+// picks one; in plaintext, HTTP/2 comes with prior knowledge (h2c). If
+// srv.Protocols is set, it decides instead.
+//
 // A node publishes one HTTP endpoint: run one Node per service instance.
 func (n *Node) Serve(srv *http.Server, l net.Listener) error {
 	h := srv.Handler
@@ -45,6 +50,12 @@ func (n *Node) Serve(srv *http.Server, l net.Listener) error {
 		h = http.DefaultServeMux
 	}
 	srv.Handler = n.Wrap(h)
+	if srv.Protocols == nil {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetHTTP2(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	if n.identity != nil {
 		connCtx := srv.ConnContext
 		srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {

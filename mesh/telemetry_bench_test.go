@@ -29,13 +29,6 @@ import (
 // them, so the numbers are Weft's and the SDK's cost without the OTLP
 // encoding, which happens off the request path.
 func BenchmarkTelemetry(b *testing.B) {
-	tracer := func(b *testing.B, ratio float64) *sdktrace.TracerProvider {
-		tp := sdktrace.NewTracerProvider(
-			sdktrace.WithBatcher(tracetest.NewNoopExporter()),
-			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
-		b.Cleanup(func() { tp.Shutdown(context.Background()) })
-		return tp
-	}
 	for _, tc := range []struct {
 		name   string
 		admin  bool
@@ -57,7 +50,7 @@ func BenchmarkTelemetry(b *testing.B) {
 					c.AdminAddr = "127.0.0.1:0"
 				}
 				if tc.tracer {
-					c.TracerProvider = tracer(b, tc.ratio)
+					c.TracerProvider = ratioTracer(b, tc.ratio)
 				}
 				return c
 			}
@@ -96,4 +89,14 @@ func watchTap(b *testing.B, addr string) {
 		resp.Body.Close()
 		<-done
 	})
+}
+
+// ratioTracer returns a tracer provider whose parent-based sampler records
+// ratio of the traces, exporting to nothing.
+func ratioTracer(tb testing.TB, ratio float64) *sdktrace.TracerProvider {
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(tracetest.NewNoopExporter()),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
+	tb.Cleanup(func() { tp.Shutdown(context.Background()) })
+	return tp
 }

@@ -28,26 +28,24 @@ const (
 	unnamedServer  = "weft.server"
 )
 
+// The options spans start with, made once: passed on their own, they
+// would allocate their slice on every call.
+var (
+	clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+	serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+)
+
 // StartCall implements [observe.CallObserver]: it counts the call in
 // flight and, with tracing on, starts the call's client span, named
-// "METHOD destination".
+// "METHOD destination". Its attributes are set when it ends, all at once.
 func (t *Telemetry) StartCall(ctx context.Context, c *observe.CallInfo) context.Context {
 	t.inst.clientActive.Add(ctx, 1, t.activeAttr.get(attrKey{c.Source, c.Destination, c.Route, c.Protocol}).add...)
 	if !t.tracing {
 		return ctx
 	}
-	ctx, span := t.tracer.Start(ctx, unnamedCall, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := t.tracer.Start(ctx, unnamedCall, clientSpan...)
 	if span.IsRecording() {
-		span.SetName(c.Method + " " + c.Destination)
-		span.SetAttributes(
-			attribute.String("http.request.method", c.Method),
-			attribute.String("server.address", c.Destination),
-			attribute.String("url.path", c.Path),
-			attribute.String("weft.protocol", c.Protocol),
-			attribute.String("weft.source", c.Source),
-			attribute.String("weft.destination", c.Destination),
-			attribute.String("weft.route", c.Route),
-		)
+		span.SetName(t.names.get(c.Method, c.Destination, ""))
 		c.TraceID = span.SpanContext().TraceID().String()
 	}
 	return ctx
@@ -56,23 +54,18 @@ func (t *Telemetry) StartCall(ctx context.Context, c *observe.CallInfo) context.
 // StartAttempt implements [observe.CallObserver]: with tracing on, it
 // starts the attempt's span as a child of the call's and writes its trace
 // context into the attempt's headers, so the server's span is the
-// attempt's child.
+// attempt's child. An attempt of a call whose trace is not sampled starts
+// no span (a child of a span sampled out is sampled out too) and carries
+// the call's trace context.
 func (t *Telemetry) StartAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) context.Context {
 	if !t.tracing {
 		return ctx
 	}
-	ctx, span := t.tracer.Start(ctx, unnamedAttempt, trace.WithSpanKind(trace.SpanKindClient))
-	if span.IsRecording() {
-		span.SetName(c.Method + " " + c.Destination + " attempt")
-		span.SetAttributes(
-			attribute.Int("weft.attempt", a.N),
-			attribute.Bool("weft.hedge", a.Hedge),
-			attribute.String("weft.endpoint", a.Endpoint),
-			attribute.String("weft.node", a.Node),
-			attribute.String("weft.subset", c.Subset),
-		)
-		if a.N > 1 {
-			span.SetAttributes(attribute.Int("http.request.resend_count", a.N-1))
+	if trace.SpanFromContext(ctx).IsRecording() {
+		var span trace.Span
+		ctx, span = t.tracer.Start(ctx, unnamedAttempt, clientSpan...)
+		if span.IsRecording() {
+			span.SetName(t.names.get(c.Method, c.Destination, " attempt"))
 		}
 	}
 	t.prop.Inject(ctx, a.Carrier)
@@ -95,28 +88,39 @@ func (t *Telemetry) EndAttempt(ctx context.Context, c *observe.CallInfo, a *obse
 		return
 	}
 	span := trace.SpanFromContext(ctx)
-	if span.IsRecording() {
-		span.SetAttributes(attribute.String("weft.outcome", a.Outcome))
-		if c.Protocol == observe.ProtocolGRPC && a.Endpoint != "" {
-			// A gRPC attempt learns its endpoint once the balancer picked
-			// it, after the attempt started.
-			span.SetAttributes(attribute.String("weft.endpoint", a.Endpoint), attribute.String("weft.node", a.Node))
-		}
-		if a.Status != 0 {
-			span.SetAttributes(attribute.Int("http.response.status_code", a.Status))
-		}
-		if a.BreakerOpened {
-			span.AddEvent("circuit breaker opened")
-		}
-		if a.Ejected {
-			span.AddEvent("endpoint ejected")
-		}
-		switch {
-		case a.Err != nil:
-			span.SetStatus(codes.Error, a.Err.Error())
-		case a.Outcome != "ok":
-			span.SetStatus(codes.Error, a.Outcome)
-		}
+	if !span.IsRecording() {
+		// Not sampled: either the attempt's own span, or no span at all
+		// and ctx holds the call's, which EndCall ends.
+		return
+	}
+	attrs := getAttrs()
+	kv := append(attrs.kv,
+		attribute.Int("weft.attempt", a.N),
+		attribute.Bool("weft.hedge", a.Hedge),
+		attribute.String("weft.endpoint", a.Endpoint),
+		attribute.String("weft.node", a.Node),
+		attribute.String("weft.subset", c.Subset),
+		attribute.String("weft.outcome", a.Outcome),
+	)
+	if a.N > 1 {
+		kv = append(kv, attribute.Int("http.request.resend_count", a.N-1))
+	}
+	if a.Status != 0 {
+		kv = append(kv, attribute.Int("http.response.status_code", a.Status))
+	}
+	span.SetAttributes(kv...)
+	attrs.put(kv)
+	if a.BreakerOpened {
+		span.AddEvent("circuit breaker opened")
+	}
+	if a.Ejected {
+		span.AddEvent("endpoint ejected")
+	}
+	switch {
+	case a.Err != nil:
+		span.SetStatus(codes.Error, a.Err.Error())
+	case a.Outcome != "ok":
+		span.SetStatus(codes.Error, a.Outcome)
 	}
 	span.End()
 }
@@ -140,17 +144,27 @@ func (t *Telemetry) EndCall(ctx context.Context, c *observe.CallInfo) {
 	if t.tracing {
 		span := trace.SpanFromContext(ctx)
 		if span.IsRecording() {
-			span.SetAttributes(
+			attrs := getAttrs()
+			kv := append(attrs.kv,
+				attribute.String("http.request.method", c.Method),
+				attribute.String("server.address", c.Destination),
+				attribute.String("url.path", c.Path),
+				attribute.String("weft.protocol", c.Protocol),
+				attribute.String("weft.source", c.Source),
+				attribute.String("weft.destination", c.Destination),
+				attribute.String("weft.route", c.Route),
 				attribute.String("weft.subset", c.Subset),
 				attribute.Int("weft.attempts", c.Attempts),
 				attribute.Int("weft.hedges", c.Hedges),
 			)
 			if c.Status != 0 {
-				span.SetAttributes(attribute.Int("http.response.status_code", c.Status))
+				kv = append(kv, attribute.Int("http.response.status_code", c.Status))
 			}
 			if c.BudgetExhausted {
-				span.SetAttributes(attribute.Bool("weft.retry_budget.exhausted", true))
+				kv = append(kv, attribute.Bool("weft.retry_budget.exhausted", true))
 			}
+			span.SetAttributes(kv...)
+			attrs.put(kv)
 			switch {
 			case c.Err != nil:
 				span.SetStatus(codes.Error, c.Err.Error())
@@ -168,21 +182,21 @@ func (t *Telemetry) EndCall(ctx context.Context, c *observe.CallInfo) {
 
 // StartInbound implements [observe.InboundObserver]: with tracing on,
 // it continues the caller's trace from the request's headers with a
-// server span, named "METHOD service".
+// server span, named "METHOD service". When the caller's trace is not
+// sampled, it starts no span: the request's context carries the caller's
+// trace context on, so that the calls the handler makes stay in the
+// trace, sampled out too.
 func (t *Telemetry) StartInbound(ctx context.Context, in *observe.InboundInfo) context.Context {
 	if !t.tracing {
 		return ctx
 	}
 	ctx = t.prop.Extract(ctx, in.Carrier)
-	ctx, span := t.tracer.Start(ctx, unnamedServer, trace.WithSpanKind(trace.SpanKindServer))
+	if sc := trace.SpanContextFromContext(ctx); sc.IsRemote() && sc.IsValid() && !sc.IsSampled() {
+		return ctx
+	}
+	ctx, span := t.tracer.Start(ctx, unnamedServer, serverSpan...)
 	if span.IsRecording() {
-		span.SetName(in.Method + " " + t.service)
-		span.SetAttributes(
-			attribute.String("http.request.method", in.Method),
-			attribute.String("url.path", in.Path),
-			attribute.String("weft.protocol", in.Protocol),
-			attribute.String("weft.service", t.service),
-		)
+		span.SetName(t.names.get(in.Method, t.service, ""))
 	}
 	return ctx
 }
@@ -200,15 +214,25 @@ func (t *Telemetry) EndInbound(ctx context.Context, in *observe.InboundInfo) {
 	if t.tracing {
 		span := trace.SpanFromContext(ctx)
 		if span.IsRecording() {
-			span.SetAttributes(attribute.Int("http.response.status_code", in.Status), attribute.String("weft.source", in.Source))
+			attrs := getAttrs()
+			kv := append(attrs.kv,
+				attribute.String("http.request.method", in.Method),
+				attribute.String("url.path", in.Path),
+				attribute.String("weft.protocol", in.Protocol),
+				attribute.String("weft.service", t.service),
+				attribute.Int("http.response.status_code", in.Status),
+				attribute.String("weft.source", in.Source),
+			)
 			if id := peerID(in.TLS); id != "" {
-				span.SetAttributes(attribute.String("weft.peer.id", id))
+				kv = append(kv, attribute.String("weft.peer.id", id))
 			}
+			span.SetAttributes(kv...)
+			attrs.put(kv)
 			if in.Protocol == observe.ProtocolHTTP && in.Status >= 500 || in.Protocol == observe.ProtocolGRPC && in.Status != 0 {
 				span.SetStatus(codes.Error, http.StatusText(in.Status))
 			}
+			span.End()
 		}
-		span.End()
 	}
 	if t.accessLog.Load() {
 		t.logInbound(ctx, in)

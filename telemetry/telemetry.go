@@ -72,6 +72,7 @@ type Telemetry struct {
 	tracer  trace.Tracer
 	prop    propagation.TextMapPropagator
 	sampler *liveSampler // nil with the application's TracerProvider
+	names   *spanNames
 
 	inst       *instruments
 	clientAttr *attrSet // source, destination, route, response_class, protocol
@@ -121,7 +122,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Telemetry, error) {
 	if opts.Service == "" {
 		return nil, errors.New("telemetry: Options.Service is required")
 	}
-	t := &Telemetry{service: opts.Service, logger: opts.Logger, prop: opts.Propagator}
+	t := &Telemetry{service: opts.Service, logger: opts.Logger, prop: opts.Propagator, names: newSpanNames()}
 	if t.logger == nil {
 		t.logger = slog.New(slog.DiscardHandler)
 	}

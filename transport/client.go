@@ -26,8 +26,10 @@ type Config struct {
 	// endpoints, breakers and retry budget, shared with the node's gRPC
 	// channels. Required.
 	Engine *engine.Engine
-	// Base sends requests to plaintext mesh endpoints. If nil, a new
-	// *http.Transport tuned for many keep-alive connections per host.
+	// Base sends requests to plaintext mesh endpoints in HTTP/1.1. If
+	// nil, a new *http.Transport tuned for many keep-alive connections
+	// per host. Destinations whose policy asks for HTTP/2 are reached in
+	// plaintext through a transport of the clients' own.
 	Base http.RoundTripper
 	// Egress sends requests to hosts outside the mesh. If nil, a clone of
 	// http.DefaultTransport made when the clients are created.
@@ -44,6 +46,7 @@ type Config struct {
 type Clients struct {
 	engine       *engine.Engine
 	base, egress http.RoundTripper
+	plain, h2c   *conns // plaintext HTTP/1.1 and HTTP/2, shared by destinations
 	closeIdle    []func()
 	egressPolicy atomic.Pointer[egressPolicy]
 	pools        atomic.Pointer[map[string]*conns] // TLS pools by service; never modified once stored
@@ -69,6 +72,10 @@ func NewClients(cfg Config) *Clients {
 		c.egress = t
 		c.closeIdle = append(c.closeIdle, t.CloseIdleConnections)
 	}
+	h2c := newH2CTransport()
+	c.closeIdle = append(c.closeIdle, h2c.CloseIdleConnections)
+	c.plain = &conns{protocol: engine.HTTP1, rt: c.base, h1: c.base, scheme: "http"}
+	c.h2c = &conns{protocol: engine.HTTP2, rt: h2c, h1: c.base, scheme: "http"}
 	c.egressPolicy.Store(&egressPolicy{any: true})
 	c.pools.Store(&map[string]*conns{})
 	return c
@@ -116,7 +123,9 @@ func (c *Clients) CloseIdleConnections() {
 		f()
 	}
 	for _, p := range *c.pools.Load() {
-		p.rt.CloseIdleConnections()
+		for _, t := range p.own {
+			t.CloseIdleConnections()
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -161,19 +161,28 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	in.inFlight.Add(1)
 	defer in.inFlight.Add(-1)
 	in.served.Add(1)
-	var ow *observedWriter
-	if o := in.observer.Load(); o != nil {
-		ow = startInbound(o.InboundObserver, w, r)
-		defer ow.end()
-		w, r = ow, ow.req
+	var ow *observedWriter // the request's observation, nil when unobserved
+	o := in.observer.Load()
+	hop := retry.ReadHop(r.Header)
+	hop.NoRetry = hop.NoRetry && !retry.NoRetry(r.Context())
+	if o != nil {
+		// The request's observation, its hop context and its copy with
+		// the new context: one allocation.
+		st := new(observedRequest)
+		now := time.Now()
+		ctx := st.w.start(o.InboundObserver, w, r, now)
+		ow, w = &st.w, &st.w
+		defer st.w.end()
+		r = st.hop.apply(r, ctx, hop, now)
+		defer st.hop.end()
+		st.w.req = r
+	} else if hop.HasTimeout || hop.NoRetry {
+		st := new(hopRequest)
+		r = st.apply(r, r.Context(), hop, time.Now())
+		defer st.end()
 	}
 	if in.draining.Load() {
 		w.Header().Set("Connection", "close")
-	}
-	if r.Header.Get(retry.TimeoutHeader) != "" || r.Header.Get(retry.OwnerHeader) != "" {
-		ctx, cancel := inboundContext(r)
-		defer cancel()
-		r = r.WithContext(ctx)
 	}
 	if sec := in.security.Load(); sec != nil {
 		var ok bool
@@ -195,18 +204,41 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	h.ServeHTTP(w, r)
 }
 
-// inboundContext turns what an upstream Weft client sent along into the
-// handler's context: the caller's remaining time becomes the deadline, so
-// a chain of services shares one budget, and a call the caller retries is
-// marked so that this service's own clients do not retry it too.
-func inboundContext(r *http.Request) (context.Context, context.CancelFunc) {
-	ctx, cancel := r.Context(), context.CancelFunc(func() {})
-	if v := r.Header.Get(retry.TimeoutHeader); v != "" {
-		if d, err := retry.ParseTimeout(v); err == nil {
-			ctx, cancel = context.WithTimeout(ctx, d)
-		}
+// hopRequest is a request whose context carries what the caller's hop
+// headers say (its remaining time as the deadline, its retry mark), with
+// that context: one allocation.
+type hopRequest struct {
+	req    http.Request
+	ctx    retry.HopContext
+	active bool
+}
+
+// apply returns r with ctx, under which the hop's context is made when
+// the hop asks for one.
+func (h *hopRequest) apply(r *http.Request, ctx context.Context, hop retry.Hop, now time.Time) *http.Request {
+	if hop.HasTimeout || hop.NoRetry {
+		h.ctx.Start(ctx, hop, now)
+		ctx, h.active = &h.ctx, true
 	}
-	return retry.FromHeader(ctx, r.Header), cancel
+	if ctx == r.Context() {
+		return r
+	}
+	h.req = *r.WithContext(ctx) // inlined: the copy is made in place
+	return &h.req
+}
+
+// end ends the hop's context, once the handler returned.
+func (h *hopRequest) end() {
+	if h.active {
+		h.ctx.End()
+	}
+}
+
+// observedRequest is an observed request's state: its observation and
+// its hop context, in one allocation.
+type observedRequest struct {
+	hop hopRequest
+	w   observedWriter
 }
 
 // SetDraining switches draining behaviour on or off.

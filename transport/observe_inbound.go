@@ -52,17 +52,15 @@ type observedWriter struct {
 	hijacked bool
 }
 
-// startInbound tells o that r arrives and returns the writer and request
-// the rest of the middleware uses.
-func startInbound(o observe.InboundObserver, w http.ResponseWriter, r *http.Request) *observedWriter {
-	ow := &observedWriter{ResponseWriter: w, obs: o, req: r}
-	ow.info = observe.InboundInfo{Protocol: observe.ProtocolHTTP, Method: r.Method, Path: r.URL.Path, Start: time.Now(), Carrier: observe.HeaderCarrier(r.Header)}
-	ow.ctx = o.StartInbound(r.Context(), &ow.info)
-	if ow.ctx != r.Context() {
-		ow.req = r.WithContext(ow.ctx)
-	}
-	ow.info.Carrier = nil
-	return ow
+// start tells o that r arrives at now and returns the request's context
+// as the observer made it; the middleware sets w.req to the request the
+// handler gets.
+func (w *observedWriter) start(o observe.InboundObserver, rw http.ResponseWriter, r *http.Request, now time.Time) context.Context {
+	w.ResponseWriter, w.obs = rw, o
+	w.info = observe.InboundInfo{Protocol: observe.ProtocolHTTP, Method: r.Method, Path: r.URL.Path, Start: now, Carrier: observe.HeaderCarrier(r.Header)}
+	w.ctx = o.StartInbound(r.Context(), &w.info)
+	w.info.Carrier = nil
+	return w.ctx
 }
 
 // end tells the observer the request is over. It runs deferred, after the

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/resilience/ringhash"
 	"github.com/weftmesh/weft/security"
+	"github.com/weftmesh/weft/transport/observe"
 )
 
 // maxReplayBody is the largest request body buffered so that it can be
@@ -26,43 +29,53 @@ const maxReplayBody = 64 << 10
 const mirrorTimeout = 10 * time.Second
 
 // httpCall is one HTTP request to a mesh service: the engine's call and
-// what its attempts send. It is the engine's [engine.Attempter] for HTTP,
-// and, once the call is answered, the response body it hands the caller
-// (one allocation for both).
+// what its attempts send. It is the engine's [engine.Attempter] for HTTP.
+// A call that makes one attempt allocates nothing else of Weft's own: the
+// engine's call and first attempt, the request sent, its URL, its headers'
+// values and the response body's wrapper all live here.
 type httpCall struct {
-	c      *Clients
-	call   *engine.Call
-	conns  *conns
-	req    *http.Request // the caller's request, never modified
-	out    *http.Request // the copy sent, its URL host set per attempt
-	body   *requestBody
-	cancel context.CancelFunc // ends the call's deadline
+	call  engine.Call
+	c     *Clients
+	conns *conns
+	req   *http.Request // the caller's request, never modified
+	out   http.Request  // the request the attempts send, but for its URL's host
+	body  *requestBody
 
-	// The answer's body, whose Close ends the endpoint's request in
-	// flight, the attempt, the call's deadline and the call.
-	io.ReadCloser
-	try    *engine.Try
-	status int
-	closed atomic.Bool
+	url     url.URL       // the first attempt's URL
+	carrier attemptHeader // the first attempt's trace context carrier
+	values  [inlineValues]string
+	resp    endOnClose // the answer's body
 }
+
+// inlineValues is how many header values a call keeps within itself: the
+// caller's, the mesh's and the trace context of a request with few
+// headers, the common case, which then needs no allocation for them.
+const inlineValues = 8
+
+// spareValues is the room a call's headers keep for the trace context an
+// observer writes on the first attempt (traceparent, tracestate, baggage).
+const spareValues = 3
 
 // send delivers req to d through the engine: the matched route's split,
 // faults and mirror, the destination's retries or hedges, breakers and
 // outlier detection.
 func (c *Clients) send(d *engine.Destination, req *http.Request) (*http.Response, error) {
+	noRetry := retry.NoRetry(req.Context())
 	r := engine.Request{
 		Protocol: engine.HTTP, Method: req.Method, Header: req.Header,
 		Name: req.Method, Path: req.URL.Path,
-		Route: d.Routes().Match(req), NoRetry: retry.NoRetry(req.Context()),
+		Route: d.Routes().Match(req), NoRetry: noRetry,
 	}
 	if d.Hashing() {
 		r.Hash, r.HasHash = hashKey(req, d.Config().HashKey)
 	}
-	call, ctx := d.Begin(req.Context(), r)
-	ctx, cancel := call.WithDeadline(ctx)
+	h := &httpCall{c: c, req: req}
+	call := &h.call
+	ctx := d.BeginCall(call, req.Context(), r)
+	ctx = call.WithDeadline(ctx)
 	abort, err := call.Fault(ctx)
 	if err != nil || abort != 0 {
-		cancel()
+		call.EndDeadline()
 		closeBody(req)
 		call.End(abort, err)
 		if err != nil {
@@ -70,8 +83,8 @@ func (c *Clients) send(d *engine.Destination, req *http.Request) (*http.Response
 		}
 		return faultResponse(req, abort), nil
 	}
-	h := &httpCall{c: c, call: call, conns: c.connsFor(d), req: req, cancel: cancel}
-	h.out = h.outgoing(ctx)
+	h.conns = c.connsFor(d)
+	h.outgoing(ctx, noRetry)
 	mirror := call.MirrorSubset()
 	// A body is buffered only when it may be sent again after it was read:
 	// a retry of a repeatable request, a hedge, a mirror copy. A
@@ -79,7 +92,7 @@ func (c *Clients) send(d *engine.Destination, req *http.Request) (*http.Response
 	// body serves that retry.
 	replay := call.Retries() && call.Repeatable() || call.Hedged() || mirror != ""
 	if h.body, err = newReplayBody(req, replay); err != nil {
-		cancel()
+		call.EndDeadline()
 		err = fmt.Errorf("transport: %s: reading the request body: %w", d.Service, err)
 		call.End(0, err)
 		return nil, err
@@ -91,29 +104,47 @@ func (c *Clients) send(d *engine.Destination, req *http.Request) (*http.Response
 	return h.finish(t, res)
 }
 
-// outgoing returns the request the attempts send: a shallow copy of the
-// caller's with its own headers, which carry the mesh's.
-func (h *httpCall) outgoing(ctx context.Context) *http.Request {
-	out := h.req.WithContext(ctx)
-	if out.Host == "" {
-		out.Host = h.req.URL.Host
+// outgoing makes the request the attempts send: a shallow copy of the
+// caller's with headers of its own, which carry the mesh's. noRetry
+// reports that a caller further up owns the retries.
+func (h *httpCall) outgoing(ctx context.Context, noRetry bool) {
+	h.out = *h.req.WithContext(ctx) // inlined: the copy is made in place
+	if h.out.Host == "" {
+		h.out.Host = h.req.URL.Host
 	}
-	out.Header = h.req.Header.Clone()
-	if out.Header == nil {
-		out.Header = make(http.Header)
+	src := h.c.engine.Source()
+	owner := h.call.Retries() || noRetry
+	// One map and one array of values, sized for the caller's headers, the
+	// mesh's and the trace context, hold what Header.Clone and three Sets
+	// would allocate piece by piece.
+	n := spareValues + 3
+	for _, v := range h.req.Header {
+		n += len(v)
 	}
-	if src := h.c.engine.Source(); src != "" {
-		out.Header.Set(engine.SourceHeader, src)
+	vals := h.values[:]
+	if n > len(vals) {
+		vals = make([]string, n)
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		out.Header.Set(retry.TimeoutHeader, retry.EncodeTimeout(time.Until(deadline)))
+	hdr := make(http.Header, len(h.req.Header)+3+spareValues)
+	for k, v := range h.req.Header {
+		m := copy(vals, v)
+		hdr[k], vals = vals[:m:m], vals[m:]
 	}
-	if h.call.Retries() || retry.NoRetry(h.req.Context()) {
+	set := func(key, value string) {
+		vals[0] = value
+		hdr[key], vals = vals[:1:1], vals[1:]
+	}
+	if src != "" {
+		set(engine.SourceHeader, src)
+	}
+	set(retry.TimeoutHeader, timeoutValue(&h.call))
+	if owner {
 		// Downstream Weft servers see that this call is retried here, so
 		// their own clients do not retry too.
-		out.Header.Set(retry.OwnerHeader, "1")
+		set(retry.OwnerHeader, "1")
 	}
-	return out
+	h.out.Header = hdr
+	h.carrier.spare = vals
 }
 
 // Attempt implements [engine.Attempter]: it sends one attempt to the
@@ -121,24 +152,34 @@ func (h *httpCall) outgoing(ctx context.Context) *http.Request {
 func (h *httpCall) Attempt(ctx context.Context, t *engine.Try) engine.Result[*http.Response] {
 	pk := t.Picked()
 	ep := pk.Endpoint
-	o := h.out.WithContext(ctx)
+	// The first attempt of a call whose attempts never overlap sends the
+	// call's own request, with its URL and headers; later ones copy it
+	// (its fields other than the context, URL and body are the same for
+	// every attempt).
+	first := t.N() == 1 && !t.Concurrent()
+	o, u, carrier := &h.out, &h.url, &h.carrier
+	if !first {
+		o, u, carrier = new(http.Request), new(url.URL), new(attemptHeader)
+	}
 	actx := ctx
 	if h.call.Observed() {
-		carrier := &attemptHeader{shared: h.out.Header}
+		carrier.shared, carrier.direct = h.out.Header, first
 		actx = t.Observe(ctx, ep, carrier)
-		o = o.WithContext(actx)
-		if carrier.own != nil {
-			o.Header = carrier.own
-		}
 	}
-	u := *h.out.URL
+	if o != &h.out || actx != h.out.Context() {
+		*o = *h.out.WithContext(actx) // inlined: the copy is made in place
+	}
+	if carrier.own != nil {
+		o.Header = carrier.own
+	}
+	*u = *h.out.URL
 	u.Host = ep.Addr
 	u.Scheme = h.conns.scheme
-	o.URL = &u
+	o.URL = u
 	if h.body != nil {
 		o.Body = h.body.forTry()
 	}
-	resp, err := h.conns.roundTrip(h.c, o)
+	resp, err := h.conns.roundTrip(o)
 	var v engine.Verdict
 	switch {
 	case err == nil:
@@ -155,9 +196,9 @@ func (h *httpCall) Attempt(ctx context.Context, t *engine.Try) engine.Result[*ht
 	default:
 		v.Outcome.Failure = retry.Reset
 	}
-	pk.Done(v)
+	end := pk.Done(v)
 	res := engine.Result[*http.Response]{Value: resp, Outcome: v.Outcome, RetryAfter: retryAfter(resp)}
-	f := engine.Finish{Outcome: v.Outcome, Abandoned: v.Abandoned, Err: err}
+	f := engine.Finish{Outcome: v.Outcome, Abandoned: v.Abandoned, Err: err, End: end}
 	if err != nil {
 		pk.End()
 		res.Err = fmt.Errorf("transport: %s via %s: %w", h.call.Destination().Service, ep.Addr, err)
@@ -191,32 +232,21 @@ func (h *httpCall) finish(t *engine.Try, res engine.Result[*http.Response]) (*ht
 		if t != nil {
 			t.Release()
 		}
-		h.cancel()
+		h.call.EndDeadline()
 		h.call.End(0, res.Err)
 		return nil, res.Err
 	}
 	h.body.release()
 	resp := res.Value
-	h.ReadCloser, h.try, h.status = resp.Body, t, resp.StatusCode
-	resp.Body = h
-	if w, ok := h.ReadCloser.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+	body := &h.resp
+	body.ReadCloser, body.try, body.call, body.status = resp.Body, t, &h.call, resp.StatusCode
+	resp.Body = body
+	if w, ok := body.ReadCloser.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
 		// An upgraded connection (WebSocket and the like) is written to
 		// through the body, as net/http documents.
-		resp.Body = &upgradedBody{httpCall: h, w: w}
+		resp.Body = &upgradedBody{endOnClose: body, w: w}
 	}
 	return resp, nil
-}
-
-// Close closes the answer's body and ends the call, once.
-func (h *httpCall) Close() error {
-	err := h.ReadCloser.Close()
-	if h.closed.CompareAndSwap(false, true) {
-		h.try.Picked().End()
-		h.try.Release()
-		h.cancel()
-		h.call.End(h.status, nil)
-	}
-	return err
 }
 
 // mirror sends a copy of the request to an endpoint of subset and
@@ -242,7 +272,7 @@ func (h *httpCall) mirror(d *engine.Destination, subset string, r engine.Request
 	conns := h.conns
 	go func() {
 		defer done()
-		resp, err := conns.roundTrip(h.c, out)
+		resp, err := conns.roundTrip(out)
 		if err != nil {
 			return
 		}
@@ -251,21 +281,47 @@ func (h *httpCall) mirror(d *engine.Destination, subset string, r engine.Request
 	}()
 }
 
+// endOnClose ends the endpoint's request in flight, the attempt's
+// context, the call's deadline and the call when the caller is done with
+// the response body.
+type endOnClose struct {
+	io.ReadCloser
+	try    *engine.Try
+	call   *engine.Call
+	status int
+	done   atomic.Bool
+}
+
+func (b *endOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	if b.done.CompareAndSwap(false, true) {
+		b.try.Picked().End()
+		b.try.Release()
+		b.call.EndDeadline()
+		b.call.End(b.status, nil)
+	}
+	return err
+}
+
 // upgradedBody keeps the response body of a 101 Switching Protocols
 // writable, as http.Transport returns it.
 type upgradedBody struct {
-	*httpCall
+	*endOnClose
 	w io.Writer
 }
 
 func (b *upgradedBody) Write(p []byte) (int, error) { return b.w.Write(p) }
 
-// attemptHeader is an attempt's trace-context carrier: it reads the call's
-// shared headers and copies them on the first write, so that an attempt
-// that carries nothing of its own costs nothing.
+// attemptHeader is an attempt's trace-context carrier. The first attempt
+// of a call whose attempts never overlap writes into the call's own
+// headers (direct), using the room kept for it; any other attempt reads
+// the call's headers and copies them on its first write, so that the
+// attempts' trace contexts stay apart.
 type attemptHeader struct {
 	shared http.Header
-	own    http.Header // nil until written
+	direct bool
+	spare  []string    // unused values of the call's array, for direct writes
+	own    http.Header // nil until written, when not direct
 }
 
 func (h *attemptHeader) current() http.Header {
@@ -275,13 +331,23 @@ func (h *attemptHeader) current() http.Header {
 	return h.shared
 }
 
-func (h *attemptHeader) Get(key string) string { return h.current().Get(key) }
+func (h *attemptHeader) Get(key string) string { return observe.HeaderCarrier(h.current()).Get(key) }
 
 func (h *attemptHeader) Set(key, value string) {
+	key = observe.CanonicalKey(key)
+	if h.direct {
+		if len(h.spare) > 0 {
+			h.spare[0] = value
+			h.shared[key], h.spare = h.spare[:1:1], h.spare[1:]
+			return
+		}
+		h.shared[key] = []string{value}
+		return
+	}
 	if h.own == nil {
 		h.own = h.shared.Clone()
 	}
-	h.own.Set(key, value)
+	h.own[key] = []string{value}
 }
 
 func (h *attemptHeader) Keys() []string {
@@ -292,6 +358,42 @@ func (h *attemptHeader) Keys() []string {
 	}
 	return keys
 }
+
+// timeoutValue returns the Weft-Timeout value of call: the time it had
+// left when it started. A call's own timeout is one of the few a policy
+// names, whose encodings are kept; a caller's earlier deadline is
+// encoded afresh.
+func timeoutValue(call *engine.Call) string {
+	if !call.OwnTimeout() {
+		return retry.EncodeTimeout(call.Remaining())
+	}
+	d := call.Timeout()
+	if v, ok := (*timeoutValues.Load())[d]; ok {
+		return v
+	}
+	v := retry.EncodeTimeout(d)
+	for {
+		old := timeoutValues.Load()
+		if len(*old) >= maxTimeoutValues {
+			return v
+		}
+		next := maps.Clone(*old)
+		next[d] = v
+		if timeoutValues.CompareAndSwap(old, &next) {
+			return v
+		}
+	}
+}
+
+// timeoutValues keeps the encodings of the timeouts calls were made with,
+// replaced (never changed) when one is added.
+var timeoutValues atomic.Pointer[map[time.Duration]string]
+
+// maxTimeoutValues bounds timeoutValues: policies name a handful of
+// timeouts; beyond this many, values are encoded per call.
+const maxTimeoutValues = 64
+
+func init() { timeoutValues.Store(&map[time.Duration]string{}) }
 
 func retryAfter(resp *http.Response) string {
 	if resp == nil {

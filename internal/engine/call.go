@@ -56,10 +56,14 @@ type Request struct {
 
 // Call is one call to a destination across all its attempts. A Call is
 // used by one goroutine, the caller's, except for the methods documented
-// otherwise.
+// otherwise. It holds its first attempt, so that a call that needs one
+// costs no allocation of the engine's own; a protocol adapter keeps it in
+// the value that holds the rest of its call's state ([Destination.BeginCall]).
+// A Call must not be copied once begun.
 type Call struct {
 	d               *Destination
-	req             Request
+	method          string               // the request's, for the retry policy
+	header          http.Header          // the request's, for the retry policy; may be nil
 	route           *route.CompiledRoute // nil when none matched
 	subset          string
 	policy          retry.Config
@@ -69,18 +73,37 @@ type Call struct {
 	routeIdempotent bool
 	deposited       atomic.Bool // the call reached an endpoint and paid into the budget
 	tries           int         // attempts started
-	first           Try         // the first attempt, in the call's own allocation
+
+	// began is when the call began, read once from the real clock: the
+	// base of its deadline and, when the engine reads the real clock, the
+	// time its first pick is made and the budget is paid.
+	began    time.Time
+	deadline time.Time // set by WithDeadline: the call's own, or the caller's when earlier
+	delayed  bool      // an injected delay passed since start
+	dl       deadlineContext
 
 	obs    observe.CallObserver // nil when not observed
-	rec    *observe.CallInfo
-	obsCtx context.Context // what StartCall returned, for EndCall
+	rec    *observe.CallInfo    // in observed, when observed
+	obsCtx context.Context      // what StartCall returned, for EndCall
+	seen   *observed
+
+	first Try // the call's first attempt
 }
 
 // Begin starts a call to d: it applies the matched route's timeout and
 // subset split and, when the engine has an observer, reports the call's
 // start. It returns the call and the context its attempts start from.
 func (d *Destination) Begin(ctx context.Context, r Request) (*Call, context.Context) {
-	c := &Call{d: d, req: r, route: r.Route, policy: *d.cfg.Retries, timeout: d.cfg.Timeout}
+	c := new(Call)
+	return c, d.BeginCall(c, ctx, r)
+}
+
+// BeginCall is [Destination.Begin] for a Call the protocol adapter
+// allocates within its own per-call state, so that the call and the
+// adapter's state are one allocation. c must be the zero Call, and is not
+// to be copied afterwards.
+func (d *Destination) BeginCall(c *Call, ctx context.Context, r Request) context.Context {
+	*c = Call{d: d, method: r.Method, header: r.Header, route: r.Route, policy: *d.cfg.Retries, timeout: d.cfg.Timeout, began: time.Now()}
 	c.info.Hash, c.info.HasHash = r.Hash, r.HasHash && d.hashing
 	if r.Mirror != "" {
 		c.route, c.subset = nil, r.Mirror
@@ -98,16 +121,25 @@ func (d *Destination) Begin(ctx context.Context, r Request) (*Call, context.Cont
 	if r.Mirror == "" {
 		if obs := d.engine.Observer(); obs != nil {
 			c.obs = obs
-			c.rec = &observe.CallInfo{
+			c.seen = &observed{rec: observe.CallInfo{
 				Protocol: r.Protocol.String(), Source: d.engine.cfg.Source, Destination: d.Service,
 				Method: r.Name, Path: r.Path, Route: c.route.Name(), Subset: c.subset,
-				Balancer: d.cfg.LoadBalancer, Start: time.Now(),
-			}
+				Balancer: d.cfg.LoadBalancer, Start: c.began,
+			}}
+			c.rec = &c.seen.rec
 			ctx = obs.StartCall(ctx, c.rec)
 			c.obsCtx = ctx
 		}
 	}
-	return c, ctx
+	return ctx
+}
+
+// observed is what an observed call tells its observer: the call's
+// record and its first attempt's, in one allocation that unobserved calls
+// do without.
+type observed struct {
+	rec   observe.CallInfo
+	first observe.AttemptInfo
 }
 
 // Destination returns the snapshot the call runs on.
@@ -142,16 +174,40 @@ func (c *Call) Hedged() bool {
 	return h != nil && h.Enabled() && c.repeatable && c.policy.Attempts > 1
 }
 
-// WithDeadline returns ctx bounded by the call's timeout, and its cancel
-// function. When ctx's own deadline comes first, it is returned as it is:
-// a new context would add nothing.
-func (c *Call) WithDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	deadline := time.Now().Add(c.timeout)
-	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
-		return ctx, noCancel
+// WithDeadline returns ctx bounded by the call's timeout from its start.
+// When ctx's own deadline comes first, it is returned as it is: a new
+// context would add nothing. The context it makes lives in the call
+// (costing no allocation of its own) until [Call.EndDeadline].
+func (c *Call) WithDeadline(ctx context.Context) context.Context {
+	c.deadline = c.began.Add(c.timeout)
+	if d, ok := ctx.Deadline(); ok && !d.After(c.deadline) {
+		c.deadline = d
+		return ctx
 	}
-	return context.WithDeadline(ctx, deadline)
+	c.dl.start(ctx, c.deadline, c.timeout)
+	return &c.dl
 }
+
+// EndDeadline ends the context WithDeadline made, if any, as its cancel
+// function would: once the caller is done with the call's answer. It may
+// be called more than once, from any goroutine.
+func (c *Call) EndDeadline() { c.dl.end() }
+
+// Remaining returns the time the call has left, as a hop header carries
+// it: its timeout, or less when the caller's deadline is earlier, as at
+// the call's start, or now when an injected delay held it up since. It is
+// valid after WithDeadline.
+func (c *Call) Remaining() time.Duration {
+	if c.delayed {
+		return time.Until(c.deadline)
+	}
+	return c.deadline.Sub(c.began)
+}
+
+// OwnTimeout reports whether [Call.Remaining] is exactly the call's
+// timeout: its deadline is its own rather than the caller's earlier one,
+// and nothing held it up. It is valid after WithDeadline.
+func (c *Call) OwnTimeout() bool { return !c.delayed && c.deadline.Sub(c.began) == c.timeout }
 
 // Fault applies the matched route's injected faults: a delay, within ctx,
 // then an abort, returned as the HTTP status it stands for (0 when none).
@@ -159,6 +215,7 @@ func (c *Call) WithDeadline(ctx context.Context) (context.Context, context.Cance
 func (c *Call) Fault(ctx context.Context) (abort int, err error) {
 	delay, abort := c.route.Fault(rand.Float64)
 	if delay > 0 {
+		c.delayed = true
 		if err := sleep(ctx, delay); err != nil {
 			return 0, fmt.Errorf("weft: %s: during an injected delay: %w", c.d.Service, err)
 		}
@@ -220,11 +277,23 @@ func (c *Call) withdraw() bool {
 
 // deposit pays the call into the retry budget, once, when it first
 // reaches an endpoint: a call that finds none must not earn retries for
-// the calls that do. It may run on any attempt's goroutine.
-func (c *Call) deposit() {
+// the calls that do. now is the time of the pick. It may run on any
+// attempt's goroutine.
+func (c *Call) deposit(now time.Time) {
 	if !c.deposited.Load() && c.deposited.CompareAndSwap(false, true) {
-		c.d.st.budget.Deposit()
+		c.d.st.budget.DepositAt(now)
 	}
+}
+
+// pickTime returns the time of attempt n's pick, read from the engine's
+// clock. The first attempt of a call that nothing held up is picked at the
+// call's start, when that came from the same clock: one clock read fewer
+// on every call.
+func (c *Call) pickTime(n int) time.Time {
+	if n == 1 && c.d.st.realClock && !c.delayed {
+		return c.began
+	}
+	return c.d.st.now()
 }
 
 // noCancel stands for the cancel function of a context that was not made.

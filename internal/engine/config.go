@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"errors"
 	"time"
 
+	"github.com/weftmesh/weft/internal/fielderr"
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/breaker"
 	"github.com/weftmesh/weft/resilience/leastrequest"
@@ -18,6 +20,20 @@ const (
 	DefaultLoadBalancer = leastrequest.Name
 	// DefaultTimeout bounds a whole call when nothing narrower is set.
 	DefaultTimeout = 5 * time.Second
+	// DefaultProtocol is the HTTP protocol HTTP calls use when nothing
+	// says otherwise.
+	DefaultProtocol = HTTP1
+)
+
+// The HTTP protocols a destination's HTTP calls may use
+// ([DestinationConfig] Protocol), named as in ALPN.
+const (
+	// HTTP1 is HTTP/1.1: one request at a time on each connection.
+	HTTP1 = "http/1.1"
+	// HTTP2 is HTTP/2: requests multiplexed on one connection per
+	// endpoint, negotiated by ALPN over mutual TLS and spoken with prior
+	// knowledge (h2c) over plaintext connections.
+	HTTP2 = "h2"
 )
 
 // DestinationConfig is how clients call one destination service, whatever
@@ -52,18 +68,33 @@ type DestinationConfig struct {
 	// OutlierDetection, if not nil, ejects instances that return errors
 	// in a row, for longer each time.
 	OutlierDetection *outlier.Config `yaml:"outlierDetection"`
+	// Protocol is the HTTP protocol of HTTP calls to the service: [HTTP1]
+	// or [HTTP2]. Requests that upgrade their connection (WebSocket) use
+	// HTTP/1.1 whatever it says; gRPC always uses HTTP/2. If empty,
+	// [DefaultProtocol].
+	Protocol string `yaml:"protocol"`
 }
 
-// Validate checks the balancer keys together; the other sections validate
-// themselves.
-func (c DestinationConfig) Validate() error { return c.balancer().Validate() }
+// Validate checks the balancer keys together and the protocol; the other
+// sections validate themselves.
+func (c DestinationConfig) Validate() error {
+	var es fielderr.List
+	switch c.Protocol {
+	case "", HTTP1, HTTP2:
+	case "h2c":
+		es.Add("protocol", "write h2: HTTP/2 is h2c (prior knowledge) on plaintext connections and negotiated by ALPN over mutual TLS")
+	default:
+		es.Add("protocol", "unknown protocol %q; use %s or %s", c.Protocol, HTTP1, HTTP2)
+	}
+	return errors.Join(c.balancer().Validate(), es.Err())
+}
 
 func (c DestinationConfig) balancer() resilience.BalancerConfig {
 	return resilience.BalancerConfig{Name: c.LoadBalancer, HashKey: c.HashKey, SlowStart: c.SlowStart, ZoneAware: c.ZoneAware}
 }
 
 // WithDefaults returns c with every default applied: the load balancer,
-// the timeout and the retry policy (whose own zero fields take
+// the timeout, the protocol and the retry policy (whose own zero fields take
 // [retry.Config]'s defaults). The engine uses the result as it is.
 func (c DestinationConfig) WithDefaults() DestinationConfig {
 	if c.LoadBalancer == "" {
@@ -71,6 +102,9 @@ func (c DestinationConfig) WithDefaults() DestinationConfig {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.Protocol == "" {
+		c.Protocol = DefaultProtocol
 	}
 	r := retry.DefaultConfig()
 	if c.Retries != nil {

@@ -64,22 +64,23 @@ type endpointSet struct {
 // state is what a destination keeps across snapshots while its
 // configuration is unchanged: history a catalog change must not erase.
 type state struct {
-	cfg      DestinationConfig
-	now      func() time.Time
-	builder  resilience.Builder
-	hashing  bool
-	budget   *retry.Budget
-	breakers *breaker.Set      // nil without circuitBreaker
-	outliers *outlier.Detector // nil without outlierDetection
+	cfg       DestinationConfig
+	now       func() time.Time
+	realClock bool // now is time.Now: a reading of the real clock serves both
+	builder   resilience.Builder
+	hashing   bool
+	budget    *retry.Budget
+	breakers  *breaker.Set      // nil without circuitBreaker
+	outliers  *outlier.Detector // nil without outlierDetection
 }
 
-func newState(cfg DestinationConfig, zone string, now func() time.Time) (*state, error) {
+func newState(cfg DestinationConfig, zone string, now func() time.Time, realClock bool) (*state, error) {
 	b, ok := resilience.Lookup(cfg.LoadBalancer)
 	if !ok {
 		// UpdateRouting checked the name; keep calls flowing regardless.
 		b, _ = resilience.Lookup(DefaultLoadBalancer)
 	}
-	st := &state{cfg: cfg, now: now, budget: retry.NewBudget(cfg.Retries.Budget, now)}
+	st := &state{cfg: cfg, now: now, realClock: realClock, budget: retry.NewBudget(cfg.Retries.Budget, now)}
 	st.builder = b.New(resilience.BuildOptions{SlowStart: cfg.SlowStart.Window, Now: now})
 	if cfg.ZoneAware.Enabled {
 		st.builder = zoneaware.New(st.builder, zone, cfg.ZoneAware.MinHealthy)

@@ -378,10 +378,10 @@ func (e *Engine) stateLocked(svc string, cfg DestinationConfig) *state {
 	if st := e.states[svc]; st != nil && reflect.DeepEqual(st.cfg, cfg) {
 		return st
 	}
-	st, err := newState(cfg, e.cfg.Zone, e.now)
+	st, err := newState(cfg, e.cfg.Zone, e.now, e.cfg.Clock == nil)
 	if err != nil {
 		e.logger.Error("weft: invalid resilience settings; breakers and outlier detection are off", "service", svc, "err", err)
-		st, _ = newState(DestinationConfig{LoadBalancer: cfg.LoadBalancer, Timeout: cfg.Timeout, Retries: cfg.Retries}, e.cfg.Zone, e.now)
+		st, _ = newState(DestinationConfig{LoadBalancer: cfg.LoadBalancer, Timeout: cfg.Timeout, Retries: cfg.Retries}, e.cfg.Zone, e.now, e.cfg.Clock == nil)
 	}
 	e.states[svc] = st
 	return st

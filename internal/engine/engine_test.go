@@ -118,8 +118,8 @@ func call(t *testing.T, e *engine.Engine, method string, a *fake) (int, error) {
 	t.Helper()
 	d := e.Destination("svc")
 	c, ctx := d.Begin(context.Background(), engine.Request{Protocol: engine.HTTP, Method: method, Name: method, Path: "/"})
-	ctx, cancel := c.WithDeadline(ctx)
-	defer cancel()
+	ctx = c.WithDeadline(ctx)
+	defer c.EndDeadline()
 	tr, res := engine.Run(ctx, ctx, c, a, d.Pickers(engine.HTTP), true)
 	if tr != nil {
 		if res.Err == nil {
@@ -251,7 +251,7 @@ func TestHedgeWinsAndTheLoserIsCancelled(t *testing.T) {
 		})
 		req := &http.Request{Method: "GET", URL: mustURL("http://svc/x"), Header: http.Header{}}
 		c, ctx := d.Begin(context.Background(), engine.Request{Protocol: engine.HTTP, Method: "GET", Route: d.Routes().Match(req)})
-		ctx, cancel := c.WithDeadline(ctx)
+		ctx = c.WithDeadline(ctx)
 		tr, res := engine.Run(ctx, ctx, c, f, d.Pickers(engine.HTTP), true)
 		if res.Err != nil || res.Value != 200 || tr.N() != 2 || !tr.Hedge() {
 			t.Fatalf("call %d: status %d err %v, winner attempt %d (hedge %v); want the hedge to win", i, res.Value, res.Err, tr.N(), tr.Hedge())
@@ -261,7 +261,7 @@ func TestHedgeWinsAndTheLoserIsCancelled(t *testing.T) {
 		}
 		tr.Picked().End()
 		tr.Release()
-		cancel()
+		c.EndDeadline()
 	}
 	assertIdle(t, e)
 }

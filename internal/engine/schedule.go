@@ -101,7 +101,7 @@ func (c *Call) start(ctx context.Context, hedge, concurrent bool, avoid *resilie
 	if c.tries > 0 {
 		t = new(Try)
 	}
-	t.c, t.hedge, t.avoid, t.callCtx = c, hedge, avoid, ctx
+	t.c, t.n, t.hedge, t.avoid, t.callCtx = c, c.tries+1, hedge, avoid, ctx
 	switch {
 	case c.policy.PerTryTimeout > 0:
 		t.ctx, t.cancel = context.WithTimeout(ctx, c.policy.PerTryTimeout)
@@ -119,7 +119,6 @@ func (c *Call) start(ctx context.Context, hedge, concurrent bool, avoid *resilie
 		t.picked = pk
 	}
 	c.tries++
-	t.n = c.tries
 	if c.obs != nil {
 		c.rec.Attempts++
 		if hedge {
@@ -138,7 +137,7 @@ func (c *Call) worthRetrying(n int, t *Try, failed bool, o retry.Outcome) bool {
 	if !failed || n >= c.policy.Attempts || t.Endpoint() == nil || t.callCtx.Err() != nil {
 		return false
 	}
-	return retry.Retryable(c.policy, c.req.Method, c.req.Header, c.routeIdempotent, o)
+	return retry.Retryable(c.policy, c.method, c.header, c.routeIdempotent, o)
 }
 
 // timeLeft reports whether a retry after wait still has time to run

@@ -131,9 +131,9 @@ func (t *Try) Pick(ps *Pickers) (Picked, error) {
 				continue
 			}
 		}
-		t.c.deposit()
+		pk.start = t.c.pickTime(t.n)
+		t.c.deposit(pk.start)
 		ep.Begin()
-		pk.start = st.now()
 		t.mu.Lock()
 		t.ep = ep
 		t.mu.Unlock()
@@ -174,7 +174,10 @@ type Verdict struct {
 // endpoint's breaker, outlier detection, down mark and latency estimate:
 // one verdict for every protocol. A 429 is the server pacing this caller,
 // not a failing endpoint. Done may be called from any goroutine.
-func (pk Picked) Done(v Verdict) {
+//
+// It returns the time it read as the attempt's end when that is a reading
+// of the real clock, for [Finish] End; otherwise the zero time.
+func (pk Picked) Done(v Verdict) (end time.Time) {
 	ep, t := pk.Endpoint, pk.t
 	st := t.c.d.st
 	healthy := v.Outcome.Failure == retry.NoFailure && v.Outcome.Status < 500
@@ -186,12 +189,14 @@ func (pk Picked) Done(v Verdict) {
 		opened = before != breaker.Open && after == breaker.Open
 		closed = before != breaker.Closed && after == breaker.Closed
 	}
+	if !v.Abandoned && !v.Stream || v.Unreachable {
+		end = st.now()
+	}
 	if v.Unreachable {
-		ep.MarkDown(st.now().Add(markDownFor))
+		ep.MarkDown(end.Add(markDownFor))
 	}
 	if !v.Abandoned {
 		if !v.Stream {
-			end := st.now()
 			ep.ObserveAt(end, end.Sub(pk.start), !healthy)
 		}
 		if healthy {
@@ -210,6 +215,10 @@ func (pk Picked) Done(v Verdict) {
 		}
 		t.mu.Unlock()
 	}
+	if !st.realClock {
+		return time.Time{}
+	}
+	return end
 }
 
 func outlierOutcome(o retry.Outcome) outlier.Outcome {
@@ -228,11 +237,23 @@ func (t *Try) Observe(ctx context.Context, ep *resilience.Endpoint, carrier obse
 	if c.obs == nil {
 		return ctx
 	}
-	info := &observe.AttemptInfo{N: t.n, Hedge: t.hedge, Start: time.Now(), Carrier: carrier}
+	start := t.picked.start
+	if t.picked.Endpoint == nil || !c.d.st.realClock {
+		start = time.Now()
+	}
+	// The first attempt's record comes with the call's; a later one,
+	// which may run beside it, has its own.
+	var info *observe.AttemptInfo
+	if t == &c.first {
+		info = &c.seen.first
+	} else {
+		info = new(observe.AttemptInfo)
+	}
+	*info = observe.AttemptInfo{N: t.n, Hedge: t.hedge, Start: start, Carrier: carrier}
+	t.mu.Lock()
 	if ep != nil {
 		info.Endpoint, info.Node = ep.Addr, ep.Node
 	}
-	t.mu.Lock()
 	t.info = info
 	t.mu.Unlock()
 	return c.obs.StartAttempt(ctx, c.rec, info)
@@ -249,6 +270,9 @@ type Finish struct {
 	Err error
 	// TLS is the state of the connection that answered; nil in plaintext.
 	TLS *tls.ConnectionState
+	// End is when the attempt ended, as [Picked.Done] returned it; if
+	// zero, Finish reads the clock.
+	End time.Time
 }
 
 // Finish tells the observer how the attempt ended, keeps its record for
@@ -266,7 +290,10 @@ func (t *Try) Finish(ctx context.Context, f Finish) {
 	if info == nil {
 		return
 	}
-	info.End = time.Now()
+	info.End = f.End
+	if info.End.IsZero() {
+		info.End = time.Now()
+	}
 	info.Status, info.Err, info.TLS = f.Status, f.Err, f.TLS
 	if info.Endpoint == "" && ep != nil {
 		info.Endpoint, info.Node = ep.Addr, ep.Node

@@ -79,7 +79,15 @@ func (b *Budget) Deposit() {
 	if b == nil {
 		return
 	}
-	now := b.now()
+	b.DepositAt(b.now())
+}
+
+// DepositAt is Deposit for a request made at now, a reading of the
+// budget's clock the caller already has.
+func (b *Budget) DepositAt(now time.Time) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	b.advance(now)
 	b.ring[b.slot%budgetSlots] += b.deposit

@@ -130,13 +130,18 @@ type CallInfo struct {
 	// End is when the call ended.
 	End time.Time
 
-	tries  [maxRecordedTries]TryRecord
+	tries  [inlineTries]TryRecord
+	more   atomic.Pointer[[maxRecordedTries - inlineTries]TryRecord] // made for a third attempt
 	ntries atomic.Int32
 }
 
 // maxRecordedTries bounds the attempts a call keeps a record of: more than
 // the most a policy allows on the retry path (10), enough for the history.
-const maxRecordedTries = 10
+// The first inlineTries live in the CallInfo itself: most calls make one.
+const (
+	maxRecordedTries = 10
+	inlineTries      = 2
+)
 
 // TryRecord is the short story of one attempt, kept for the routing
 // history.
@@ -156,7 +161,16 @@ type TryRecord struct {
 // Tries returns the records of the call's attempts in the order they
 // ended. The slice is valid until EndCall returns.
 func (c *CallInfo) Tries() []TryRecord {
-	return c.tries[:min(int(c.ntries.Load()), maxRecordedTries)]
+	n := min(int(c.ntries.Load()), maxRecordedTries)
+	if n <= inlineTries {
+		return c.tries[:n]
+	}
+	out := make([]TryRecord, n)
+	copy(out, c.tries[:])
+	if more := c.more.Load(); more != nil {
+		copy(out[inlineTries:], more[:n-inlineTries])
+	}
+	return out
 }
 
 // RecordAttempt keeps the short story of an attempt that ended, for
@@ -168,7 +182,19 @@ func (c *CallInfo) RecordAttempt(a *AttemptInfo) {
 	if i >= maxRecordedTries {
 		return
 	}
-	c.tries[i] = TryRecord{Endpoint: a.Endpoint, Hedge: a.Hedge, Status: a.Status, Outcome: a.Outcome, DurationMs: millis(a.End.Sub(a.Start))}
+	r := TryRecord{Endpoint: a.Endpoint, Hedge: a.Hedge, Status: a.Status, Outcome: a.Outcome, DurationMs: millis(a.End.Sub(a.Start))}
+	if i < inlineTries {
+		c.tries[i] = r
+		return
+	}
+	more := c.more.Load()
+	if more == nil {
+		more = new([maxRecordedTries - inlineTries]TryRecord)
+		if !c.more.CompareAndSwap(nil, more) {
+			more = c.more.Load()
+		}
+	}
+	more[i-inlineTries] = r
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -252,10 +278,31 @@ type InboundInfo struct {
 type HeaderCarrier http.Header
 
 // Get returns the first value of key.
-func (h HeaderCarrier) Get(key string) string { return http.Header(h).Get(key) }
+func (h HeaderCarrier) Get(key string) string {
+	if v := h[CanonicalKey(key)]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 // Set replaces the values of key.
-func (h HeaderCarrier) Set(key, value string) { http.Header(h).Set(key, value) }
+func (h HeaderCarrier) Set(key, value string) { h[CanonicalKey(key)] = []string{value} }
+
+// CanonicalKey returns the canonical form of an HTTP header name, as
+// http.CanonicalHeaderKey does, without the allocation that makes for the
+// lower-case names trace propagators use (traceparent, tracestate,
+// baggage).
+func CanonicalKey(key string) string {
+	switch key {
+	case "traceparent":
+		return "Traceparent"
+	case "tracestate":
+		return "Tracestate"
+	case "baggage":
+		return "Baggage"
+	}
+	return http.CanonicalHeaderKey(key)
+}
 
 // Keys lists the header names present.
 func (h HeaderCarrier) Keys() []string {

@@ -16,11 +16,12 @@ import (
 	"github.com/weftmesh/weft/resilience/retry"
 )
 
-// begin starts a call to the channel's service through the engine: the
-// route matched on the full method name and the outgoing metadata, the
-// hash key, whether the call may be repeated. It returns the call and the
-// context its attempts start from, with the metadata Weft sends.
-func (ch *channel) begin(ctx context.Context, method string) (*engine.Call, context.Context) {
+// begin starts c, a call to the channel's service, through the engine:
+// the route matched on the full method name and the outgoing metadata,
+// the hash key, whether the call may be repeated. It returns the context
+// the call's attempts start from, with the metadata Weft sends. c lives
+// in the interceptor's own state for the call: one allocation for both.
+func (ch *channel) begin(c *engine.Call, ctx context.Context, method string) context.Context {
 	d := ch.d.engine.Destination(ch.service)
 	if d == nil {
 		ch.d.engine.Want(ch.service)
@@ -44,7 +45,7 @@ func (ch *channel) begin(ctx context.Context, method string) (*engine.Call, cont
 	if v := metadata.ValueFromOutgoingContext(ctx, idempotencyKey); len(v) > 0 && v[0] != "" {
 		r.Header = http.Header{retry.IdempotencyKeyHeader: v}
 	}
-	c, ctx := d.Begin(ctx, r)
+	ctx = d.BeginCall(c, ctx, r)
 	var buf [4]string // on the stack: the metadata functions copy it
 	kv := buf[:0]
 	src := ch.d.engine.Source()
@@ -63,7 +64,7 @@ func (ch *channel) begin(ctx context.Context, method string) (*engine.Call, cont
 	if len(kv) > 0 {
 		ctx = setOutgoing(ctx, kv)
 	}
-	return c, ctx
+	return ctx
 }
 
 // setOutgoing sets the keys of kv in ctx's outgoing metadata, replacing
@@ -96,16 +97,18 @@ func fault(ctx context.Context, c *engine.Call) error {
 
 // unary is the channel's unary interceptor.
 func (ch *channel) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	c, ctx := ch.begin(ctx, method)
-	err := ch.invoke(ctx, c, method, req, reply, cc, invoker, opts)
-	c.End(int(status.Code(err)), err)
+	u := &unaryCall{method: method, req: req, reply: reply, cc: cc, invoker: invoker, opts: opts}
+	ctx = ch.begin(&u.call, ctx, method)
+	err := ch.invoke(ctx, u)
+	u.call.End(int(status.Code(err)), err)
 	return err
 }
 
 // invoke runs a unary call: its faults, mirror, and attempts.
-func (ch *channel) invoke(ctx context.Context, c *engine.Call, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
-	ctx, cancel := c.WithDeadline(ctx)
-	defer cancel()
+func (ch *channel) invoke(ctx context.Context, u *unaryCall) error {
+	c, method, req, reply, cc := &u.call, u.method, u.req, u.reply, u.cc
+	ctx = c.WithDeadline(ctx)
+	defer c.EndDeadline()
 	if err := fault(ctx, c); err != nil {
 		return err
 	}
@@ -113,7 +116,6 @@ func (ch *channel) invoke(ctx context.Context, c *engine.Call, method string, re
 	if sub := c.MirrorSubset(); sub != "" && isProto {
 		ch.mirror(ctx, c, method, sub, req, m, cc)
 	}
-	u := &unaryCall{method: method, req: req, reply: reply, cc: cc, invoker: invoker, opts: opts}
 	// Attempts side by side each need a reply of their own, which only a
 	// protobuf reply can make.
 	t, res := engine.Run(ctx, ctx, c, u, nil, isProto)
@@ -140,8 +142,10 @@ func statusError(err error) error {
 	return status.Error(codes.Unavailable, err.Error())
 }
 
-// unaryCall is the engine's [engine.Attempter] for a unary call.
+// unaryCall is the engine's [engine.Attempter] for a unary call, and
+// holds the engine's call.
 type unaryCall struct {
+	call    engine.Call
 	method  string
 	req     any
 	reply   any
@@ -212,14 +216,16 @@ var errEndedEarly = status.Error(codes.Unavailable, "weft: the call's stream end
 // then lives as long as the caller's context. A stream is retried only
 // while it is being opened, before any message was sent on it.
 func (ch *channel) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	c, ctx := ch.begin(ctx, method)
-	open, cancel := c.WithDeadline(ctx)
-	defer cancel()
+	s := &streamCall{desc: desc, cc: cc, method: method, streamer: streamer, opts: opts[:len(opts):len(opts)]}
+	c := &s.call
+	ctx = ch.begin(c, ctx, method)
+	open := c.WithDeadline(ctx)
+	defer c.EndDeadline()
 	if err := fault(open, c); err != nil {
 		c.End(int(status.Code(err)), err)
 		return nil, err
 	}
-	s := &streamCall{open: open, desc: desc, cc: cc, method: method, streamer: streamer, opts: opts[:len(opts):len(opts)], call: c}
+	s.open = open
 	t, res := engine.Run(ctx, open, c, s, nil, false)
 	if res.Err != nil {
 		if t != nil {
@@ -246,7 +252,7 @@ type streamCall struct {
 	method   string
 	streamer grpc.Streamer
 	opts     []grpc.CallOption
-	call     *engine.Call
+	call     engine.Call
 }
 
 // openedStream is what an attempt that opened its stream returns.
@@ -266,7 +272,7 @@ func (s *streamCall) Attempt(ctx context.Context, t *engine.Try) engine.Result[a
 	if s.call.Observed() {
 		// An observed call ends when the stream the caller gets ends.
 		end = &streamEnd{}
-		c := s.call
+		c := &s.call
 		opts = append(opts, grpc.OnFinish(func(err error) {
 			scancel()
 			if end.finish(err) {

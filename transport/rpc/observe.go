@@ -159,7 +159,12 @@ func (s *streamEnd) opened() (bool, error) {
 	return s.finished, s.err
 }
 
+// refuse marks a stream that failed to open; it does nothing for an
+// unobserved call, which has no streamEnd.
 func (s *streamEnd) refuse() {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	s.refused = true
 	s.mu.Unlock()

@@ -138,15 +138,21 @@ func noCancel() {}
 // its verified identity maps to, else the one it asserts.
 func (s *server) admit(ctx context.Context, rec *observe.InboundInfo, fullMethod string) (context.Context, transport.Admission, context.CancelFunc, error) {
 	cancel := context.CancelFunc(noCancel)
+	// The same hop context as HTTP's: gRPC's own deadline travels as
+	// usual, and a weft-timeout a gateway forwarded bounds it further.
+	var hop retry.Hop
 	if v := metadata.ValueFromIncomingContext(ctx, timeoutKey); len(v) > 0 {
 		if d, err := retry.ParseTimeout(v[0]); err == nil {
-			if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > d {
-				ctx, cancel = context.WithTimeout(ctx, d)
-			}
+			hop.Timeout, hop.HasTimeout = d, true
 		}
 	}
 	if v := metadata.ValueFromIncomingContext(ctx, ownerKey); len(v) > 0 && v[0] != "" && !retry.NoRetry(ctx) {
-		ctx = retry.WithNoRetry(ctx)
+		hop.NoRetry = true
+	}
+	if hop.HasTimeout || hop.NoRetry {
+		hc := new(retry.HopContext)
+		hc.Start(ctx, hop, time.Now())
+		ctx, cancel = hc, hc.End
 	}
 	id := peerID(ctx)
 	if !id.IsZero() {

@@ -1,0 +1,111 @@
+package mesh_test
+
+import (
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/weftmesh/weft/mesh"
+	"github.com/weftmesh/weft/mesh/meshtest"
+)
+
+// roundTripAllocs returns the allocations of one GET of url through c,
+// client and server together: the least of a few measurements, so that
+// the gossip and timers running beside the requests do not count.
+func roundTripAllocs(t *testing.T, c *http.Client, url string) float64 {
+	t.Helper()
+	get := func() {
+		resp, err := c.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	for range 50 {
+		get() // connections made, caches filled
+	}
+	least := math.Inf(1)
+	for range 5 {
+		least = min(least, testing.AllocsPerRun(200, get))
+	}
+	return least
+}
+
+// netHTTPAllocs returns the allocations of one GET through plain
+// net/http on kept-alive connections, in plaintext or with Go's own
+// mutual TLS: the baselines of the guards below.
+func netHTTPAllocs(t *testing.T, mtls bool) float64 {
+	srv := httptest.NewUnstartedServer(okHandler)
+	tr := &http.Transport{MaxIdleConnsPerHost: 128}
+	if mtls {
+		srv.TLS, tr.TLSClientConfig = rawMTLS(t)
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	defer srv.Close()
+	defer tr.CloseIdleConnections()
+	return roundTripAllocs(t, &http.Client{Transport: tr}, srv.URL)
+}
+
+// The allocations Weft adds to a request, client and server together, as
+// docs/BENCHMARKS.md gives them, may not grow unnoticed. Each limit is the
+// count measured when it was set; a change that lowers a count should
+// lower its limit too.
+func TestRequestAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts several nodes")
+	}
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts; scripts/test runs this test without it")
+	}
+	base, baseMTLS := netHTTPAllocs(t, false), netHTTPAllocs(t, true)
+	weft := func(admin bool, tp *sdktrace.TracerProvider, policy string) float64 {
+		m := meshtest.New(t)
+		m.PolicyFile = policy
+		cfg := func(service string) mesh.Config {
+			c := mesh.Config{Service: service}
+			if admin {
+				c.AdminAddr = "127.0.0.1:0"
+			}
+			if tp != nil {
+				c.TracerProvider = tp
+			}
+			return c
+		}
+		m.Serve(cfg("echo"), okHandler)
+		client := m.Start(cfg("client"))
+		meshtest.WaitEndpoints(t, client, "echo", 1)
+		return roundTripAllocs(t, client.NewClient("echo"), "http://echo/")
+	}
+	_, caDir := meshtest.DevCA(t)
+	plain := weft(false, nil, "")
+	metrics := weft(true, nil, "")
+	unsampled := weft(true, ratioTracer(t, 0), "")
+	sampled := weft(true, ratioTracer(t, 1), "")
+	mtls := weft(false, nil, meshtest.SecurePolicy(t, caDir, ""))
+	h2 := weft(false, nil, writePolicy(t, "version: 1\nmesh: {name: test}\ndefaults: {protocol: h2}\n"))
+	t.Logf("allocations per request: net/http %v, with mutual TLS %v; Weft %v, with metrics %v, traced 0%% %v, traced 100%% %v, mutual TLS %v, HTTP/2 %v",
+		base, baseMTLS, plain, metrics, unsampled, sampled, mtls, h2)
+	for _, c := range []struct {
+		what      string
+		got, over float64
+		limit     float64
+	}{
+		{"Weft over net/http", plain, base, 12},
+		{"metrics over none", metrics, plain, 1},
+		{"tracing, 0% sampled, over tracing off", unsampled, metrics, 7},
+		{"tracing, 100% sampled, over net/http", sampled, base, 33},
+		{"Weft with mutual TLS over net/http with mutual TLS", mtls, baseMTLS, 13},
+		{"Weft over HTTP/2 over Weft over HTTP/1.1", h2, plain, 14},
+	} {
+		if added := c.got - c.over; added > c.limit {
+			t.Errorf("%s: %v allocations added per request, want at most %v", c.what, added, c.limit)
+		}
+	}
+}
