@@ -76,6 +76,23 @@ type InboundStatus struct {
 	Rejected map[string]uint64 `json:"rejected,omitempty"`
 	// AdaptiveLimit is the learned concurrency limit, 0 when off.
 	AdaptiveLimit int64 `json:"adaptiveLimit,omitempty"`
+	// EndUser counts what end-user authentication and external
+	// authorization refused.
+	EndUser EndUserStatus `json:"endUser"`
+}
+
+// EndUserStatus counts what end-user authentication and external
+// authorization refused.
+type EndUserStatus struct {
+	// Unauthenticated counts requests refused for a missing or invalid
+	// token (401), or because the keys to check it were unavailable (503).
+	Unauthenticated uint64 `json:"unauthenticated"`
+	// ExternalDenied counts requests the external authorization server
+	// denied; ExternalFailed those it gave no usable answer for (the
+	// failure mode then decided); ExternalCached the decisions reused.
+	ExternalDenied uint64 `json:"externalDenied"`
+	ExternalFailed uint64 `json:"externalFailed"`
+	ExternalCached uint64 `json:"externalCached"`
 }
 
 // IdentityStatus describes the node's own identity.

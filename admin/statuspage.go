@@ -100,7 +100,7 @@ th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 {{end}}{{end}}</table>
 
 <h2>Inbound</h2>
-<div>served {{.Inbound.Served}} · in flight {{.Inbound.InFlight}}{{range $reason, $n := .Inbound.Rejected}} · rejected ({{$reason}}) {{$n}}{{end}}{{if .Inbound.AdaptiveLimit}} · adaptive limit {{.Inbound.AdaptiveLimit}}{{end}}</div>
+<div>served {{.Inbound.Served}} · in flight {{.Inbound.InFlight}}{{range $reason, $n := .Inbound.Rejected}} · rejected ({{$reason}}) {{$n}}{{end}}{{if .Inbound.AdaptiveLimit}} · adaptive limit {{.Inbound.AdaptiveLimit}}{{end}}{{with .Inbound.EndUser}}{{if .Unauthenticated}} · unauthenticated {{.Unauthenticated}}{{end}}{{if .ExternalDenied}} · denied by external authorization {{.ExternalDenied}}{{end}}{{if .ExternalFailed}} · external authorization failed {{.ExternalFailed}}{{end}}{{end}}</div>
 
 <h2>Policy</h2>
 <div>{{if .Policy.Source}}{{.Policy.Source}}{{else}}built-in defaults{{end}}{{with .Policy.SHA256}} · sha256 {{.}}{{end}} · reloads applied {{.Policy.Applied}} · rejected {{.Policy.Rejected}}</div>

@@ -177,7 +177,7 @@ func (n *Node) Status() admin.Status {
 		Catalog:    make(map[string][]admin.InstanceStatus),
 		Endpoints:  make(map[string][]string),
 		Gossip:     n.members.Stats(),
-		Inbound:    admin.InboundStatus{InFlight: n.inbound.InFlight(), Served: n.inbound.Served()},
+		Inbound:    admin.InboundStatus{InFlight: n.inbound.InFlight(), Served: n.inbound.Served(), EndUser: admin.EndUserStatus(n.inbound.EndUserStats())},
 	}
 	for _, svc := range v.Services() {
 		for _, in := range v.Instances(svc) {

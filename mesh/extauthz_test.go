@@ -120,4 +120,7 @@ func TestEnvoyExtAuthz(t *testing.T) {
 	if st := grpcSrv.EndUserStats(); st.ExternalDenied != 1 || st.ExternalFailed == 0 {
 		t.Errorf("gRPC node stats %+v", st)
 	}
+	if st := srv.Status().Inbound.EndUser; st.ExternalDenied != 1 || st.ExternalFailed == 0 {
+		t.Errorf("the admin status shows %+v", st)
+	}
 }
