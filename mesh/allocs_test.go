@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -65,7 +66,9 @@ func TestRequestAllocations(t *testing.T) {
 		t.Skip("the race detector changes allocation counts; scripts/test runs this test without it")
 	}
 	base, baseMTLS := netHTTPAllocs(t, false), netHTTPAllocs(t, true)
-	weft := func(admin bool, tp *sdktrace.TracerProvider, policy string) float64 {
+	// weft measures client → echo or, relayed, client → relay → echo,
+	// the relay's handler calling echo with its request's context.
+	weftVia := func(admin bool, tp *sdktrace.TracerProvider, policy string, relayed bool) float64 {
 		m := meshtest.New(t)
 		m.PolicyFile = policy
 		cfg := func(service string) mesh.Config {
@@ -81,7 +84,27 @@ func TestRequestAllocations(t *testing.T) {
 		m.Serve(cfg("echo"), okHandler)
 		client := m.Start(cfg("client"))
 		meshtest.WaitEndpoints(t, client, "echo", 1)
-		return roundTripAllocs(t, client.NewClient("echo"), "http://echo/")
+		if !relayed {
+			return roundTripAllocs(t, client.NewClient("echo"), "http://echo/")
+		}
+		var toEcho atomic.Pointer[http.Client]
+		relay := m.Serve(cfg("relay"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			req, _ := http.NewRequestWithContext(r.Context(), "GET", "http://echo/", nil)
+			resp, err := toEcho.Load().Do(req)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			io.Copy(w, resp.Body)
+			resp.Body.Close()
+		}))
+		meshtest.WaitEndpoints(t, relay.Node, "echo", 1)
+		toEcho.Store(relay.NewClient("echo"))
+		meshtest.WaitEndpoints(t, client, "relay", 1)
+		return roundTripAllocs(t, client.NewClient("relay"), "http://relay/")
+	}
+	weft := func(admin bool, tp *sdktrace.TracerProvider, policy string) float64 {
+		return weftVia(admin, tp, policy, false)
 	}
 	_, caDir := meshtest.DevCA(t)
 	plain := weft(false, nil, "")
@@ -90,8 +113,10 @@ func TestRequestAllocations(t *testing.T) {
 	sampled := weft(true, ratioTracer(t, 1), "")
 	mtls := weft(false, nil, meshtest.SecurePolicy(t, caDir, ""))
 	h2 := weft(false, nil, writePolicy(t, "version: 1\nmesh: {name: test}\ndefaults: {protocol: h2}\n"))
-	t.Logf("allocations per request: net/http %v, with mutual TLS %v; Weft %v, with metrics %v, traced 0%% %v, traced 100%% %v, mutual TLS %v, HTTP/2 %v",
-		base, baseMTLS, plain, metrics, unsampled, sampled, mtls, h2)
+	relayed := weftVia(true, nil, "", true)
+	relayedUnsampled := weftVia(true, ratioTracer(t, 0), "", true)
+	t.Logf("allocations per request: net/http %v, with mutual TLS %v; Weft %v, with metrics %v, traced 0%% %v, traced 100%% %v, mutual TLS %v, HTTP/2 %v; relayed with metrics %v, traced 0%% %v",
+		base, baseMTLS, plain, metrics, unsampled, sampled, mtls, h2, relayed, relayedUnsampled)
 	for _, c := range []struct {
 		what      string
 		got, over float64
@@ -99,10 +124,11 @@ func TestRequestAllocations(t *testing.T) {
 	}{
 		{"Weft over net/http", plain, base, 12},
 		{"metrics over none", metrics, plain, 1},
-		{"tracing, 0% sampled, over tracing off", unsampled, metrics, 7},
-		{"tracing, 100% sampled, over net/http", sampled, base, 33},
+		{"tracing, 0% sampled, over tracing off", unsampled, metrics, 4},
+		{"tracing, 100% sampled, over net/http", sampled, base, 32},
 		{"Weft with mutual TLS over net/http with mutual TLS", mtls, baseMTLS, 13},
 		{"Weft over HTTP/2 over Weft over HTTP/1.1", h2, plain, 14},
+		{"tracing, 0% sampled, over tracing off, relayed by a service", relayedUnsampled, relayed, 6},
 	} {
 		if added := c.got - c.over; added > c.limit {
 			t.Errorf("%s: %v allocations added per request, want at most %v", c.what, added, c.limit)

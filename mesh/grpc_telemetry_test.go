@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -277,5 +278,48 @@ func TestGRPCTelemetryStream(t *testing.T) {
 	}
 	if srv.Parent.SpanID() != try.SpanContext.SpanID() || srv.SpanContext.TraceID() != try.SpanContext.TraceID() {
 		t.Errorf("server span parent %s, want the attempt %s", srv.Parent.SpanID(), try.SpanContext.SpanID())
+	}
+}
+
+// TestGRPCTraceSampledOut checks that a gRPC server whose caller sampled
+// the trace out records nothing, and that the handler's context carries
+// the trace context the call arrived with, as the propagator would
+// extract it, and the caller's trace.
+func TestGRPCTraceSampledOut(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	m := meshtest.New(t)
+	config := func(service string) mesh.Config {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
+		t.Cleanup(func() { tp.Shutdown(context.Background()) })
+		return mesh.Config{Service: service, TracerProvider: tp}
+	}
+	type seen struct {
+		traceparent string
+		ctx         trace.SpanContext
+	}
+	got := make(chan seen, 1)
+	impl := &payments{name: "p1", calls: &counter{}, onCharge: func(ctx context.Context) error {
+		var s seen
+		if v := metadata.ValueFromIncomingContext(ctx, "traceparent"); len(v) == 1 {
+			s.traceparent = v[0]
+		}
+		s.ctx = trace.SpanContextFromContext(ctx)
+		got <- s
+		return nil
+	}}
+	serveGRPC(t, m, config("payments"), impl)
+	client := m.Start(config("client"))
+	waitGRPCEndpoints(t, client, "payments", 1)
+	pc := dial(t, client, "payments")
+	if _, err := pc.Charge(context.Background(), &shoppb.ChargeRequest{OrderId: "o1"}); err != nil {
+		t.Fatal(err)
+	}
+	s := <-got
+	want := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": s.traceparent}))
+	if !want.IsValid() || want.IsSampled() || !s.ctx.Equal(want) {
+		t.Errorf("handler's span context %v, traceparent %q (%v): want a valid one, not sampled, the same", s.ctx, s.traceparent, want)
+	}
+	if n := len(exp.GetSpans()); n != 0 {
+		t.Errorf("%d spans recorded with sampling off", n)
 	}
 }

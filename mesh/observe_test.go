@@ -4,12 +4,14 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -33,6 +35,14 @@ type chain struct {
 	a, b, c *mesh.Node
 	cHits   atomic.Int32
 	aClient *http.Client
+	// seen, when set, is called with every request b and c serve.
+	seen atomic.Pointer[func(service string, r *http.Request)]
+}
+
+func (ch *chain) saw(service string, r *http.Request) {
+	if f := ch.seen.Load(); f != nil {
+		(*f)(service, r)
+	}
 }
 
 // startChain starts the chain; cfg returns each node's extra settings.
@@ -46,6 +56,7 @@ func startChain(t *testing.T, m *meshtest.Mesh, cfg func(service string) mesh.Co
 		return c
 	}
 	ch.c = m.Serve(with("c"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ch.saw("c", r)
 		if ch.cHits.Add(1) == 1 {
 			http.Error(w, "warming up", http.StatusServiceUnavailable)
 			return
@@ -53,6 +64,7 @@ func startChain(t *testing.T, m *meshtest.Mesh, cfg func(service string) mesh.Co
 		io.WriteString(w, "c")
 	})).Node
 	ch.b = m.Serve(with("b"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ch.saw("b", r)
 		req, _ := http.NewRequestWithContext(r.Context(), "GET", "http://c/stock", nil)
 		resp, err := bClient.Load().Do(req)
 		if err != nil {
@@ -224,6 +236,87 @@ func TestTraceSampledOut(t *testing.T) {
 		if s.SpanContext.TraceID() != span.SpanContext().TraceID() {
 			t.Errorf("span %s not in the caller's trace", s.Name)
 		}
+	}
+}
+
+// TestTraceSampledOutTravels checks that a trace sampled out at its root
+// stays one trace along a → b → c, each hop its own child, and that code
+// in a handler finds its caller's trace context as OpenTelemetry's remote
+// parent: a node that records nothing still passes W3C trace context on
+// as the propagator would, with the propagation the node sets up itself
+// and with the application's.
+func TestTraceSampledOutTravels(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		prop propagation.TextMapPropagator
+	}{
+		{"own propagation", nil},
+		{"application's propagator", propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp := tracetest.NewInMemoryExporter()
+			m := meshtest.New(t)
+			m.PolicyFile = writePolicy(t, chainPolicy)
+			ch := startChain(t, m, func(service string) mesh.Config {
+				tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp),
+					sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
+				t.Cleanup(func() { tp.Shutdown(context.Background()) })
+				return mesh.Config{TracerProvider: tp, Propagator: tc.prop}
+			})
+			// The handlers' own instrumentation samples everything it is
+			// asked to, so that its spans show the parent it was given.
+			handlerSpans := tracetest.NewInMemoryExporter()
+			handlerTP := sdktrace.NewTracerProvider(sdktrace.WithSyncer(handlerSpans), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+			defer handlerTP.Shutdown(context.Background())
+			type hop struct {
+				service     string
+				traceparent string
+				ctx         trace.SpanContext
+			}
+			var mu sync.Mutex
+			var hops []hop
+			seen := func(service string, r *http.Request) {
+				ctx := trace.SpanContextFromContext(r.Context())
+				_, span := handlerTP.Tracer("handler").Start(r.Context(), "work in "+service)
+				span.End()
+				mu.Lock()
+				hops = append(hops, hop{service, r.Header.Get("traceparent"), ctx})
+				mu.Unlock()
+			}
+			ch.seen.Store(&seen)
+			ch.call(t, context.Background())
+			if n := len(exp.GetSpans()); n != 0 {
+				t.Fatalf("%d spans recorded by the nodes with sampling off", n)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(hops) != 3 || hops[0].service != "b" {
+				t.Fatalf("requests served: %+v, want b's then c's two", hops)
+			}
+			trID := hops[0].ctx.TraceID()
+			for _, h := range hops {
+				want := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": h.traceparent}))
+				if !want.IsValid() || want.TraceID() != trID || want.IsSampled() {
+					t.Errorf("%s got traceparent %q; want a valid one in trace %s, not sampled", h.service, h.traceparent, trID)
+				}
+				if !h.ctx.Equal(want) {
+					t.Errorf("%s's request context has span context %v, its traceparent says %v", h.service, h.ctx, want)
+				}
+				if h.service == "c" && want.SpanID() == hops[0].ctx.SpanID() {
+					t.Errorf("c got b's parent span %s: each hop is a new child", want.SpanID())
+				}
+			}
+			// The handlers' spans are children of what each request came with.
+			work := handlerSpans.GetSpans()
+			if len(work) != 3 {
+				t.Fatalf("%d handler spans, want 3", len(work))
+			}
+			for i, s := range work {
+				if !s.Parent.Equal(hops[i].ctx) || s.SpanContext.TraceID() != trID {
+					t.Errorf("handler span %q: parent %v in trace %s, want parent %v in trace %s", s.Name, s.Parent, s.SpanContext.TraceID(), hops[i].ctx, trID)
+				}
+			}
+		})
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -116,24 +115,24 @@ func samplerFor(ratio *float64) (sdktrace.Sampler, error) {
 	return nil, fmt.Errorf("telemetry: $OTEL_TRACES_SAMPLER=%s is not supported; use parentbased_traceidratio, parentbased_always_on, always_on, always_off or traceidratio", name)
 }
 
-// envPropagator returns the propagator $OTEL_PROPAGATORS names, W3C trace
-// context and baggage by default.
-func envPropagator() (propagation.TextMapPropagator, error) {
+// envPropagation returns the propagation $OTEL_PROPAGATORS names, W3C
+// trace context and baggage by default.
+func envPropagation() (w3cPropagation, error) {
 	v := strings.TrimSpace(os.Getenv("OTEL_PROPAGATORS"))
 	if v == "" {
-		return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}), nil
+		v = "tracecontext,baggage"
 	}
-	var list []propagation.TextMapPropagator
+	var p w3cPropagation
 	for name := range strings.SplitSeq(v, ",") {
 		switch strings.ToLower(strings.TrimSpace(name)) {
 		case "tracecontext":
-			list = append(list, propagation.TraceContext{})
+			p.traceContext = true
 		case "baggage":
-			list = append(list, propagation.Baggage{})
+			p.baggage = true
 		case "none", "":
 		default:
-			return nil, fmt.Errorf("telemetry: $OTEL_PROPAGATORS names %q, which is not built in; use tracecontext and baggage, or pass a propagator in the node's Config", name)
+			return p, fmt.Errorf("telemetry: $OTEL_PROPAGATORS names %q, which is not built in; use tracecontext and baggage, or pass a propagator in the node's Config", name)
 		}
 	}
-	return propagation.NewCompositeTextMapPropagator(list...), nil
+	return p, nil
 }

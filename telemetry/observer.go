@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/weftmesh/weft/internal/tracectx"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/transport/observe"
 )
@@ -38,10 +39,21 @@ var (
 // StartCall implements [observe.CallObserver]: it counts the call in
 // flight and, with tracing on, starts the call's client span, named
 // "METHOD destination". Its attributes are set when it ends, all at once.
+// Under a caller that sampled the trace out, whatever the sampler, it
+// starts no span: the call's attempts carry the caller's trace on as new
+// children of the caller's span, sampled out too (written by StartAttempt
+// with the propagation Telemetry set up itself, or made here as a context
+// for the application's propagator).
 func (t *Telemetry) StartCall(ctx context.Context, c *observe.CallInfo) context.Context {
 	t.inst.clientActive.Add(ctx, 1, t.activeAttr.get(attrKey{c.Source, c.Destination, c.Route, c.Protocol}).add...)
 	if !t.tracing {
 		return ctx
+	}
+	if sc := trace.SpanContextFromContext(ctx); sampledOut(sc) {
+		if t.fastTrace {
+			return ctx
+		}
+		return trace.ContextWithSpanContext(ctx, sc.WithSpanID(tracectx.NewSpanID()).WithRemote(false))
 	}
 	ctx, span := t.tracer.Start(ctx, unnamedCall, clientSpan...)
 	if span.IsRecording() {
@@ -61,14 +73,14 @@ func (t *Telemetry) StartAttempt(ctx context.Context, c *observe.CallInfo, a *ob
 	if !t.tracing {
 		return ctx
 	}
-	if trace.SpanFromContext(ctx).IsRecording() {
-		var span trace.Span
+	span := trace.SpanFromContext(ctx)
+	if span.IsRecording() {
 		ctx, span = t.tracer.Start(ctx, unnamedAttempt, clientSpan...)
 		if span.IsRecording() {
 			span.SetName(t.names.get(c.Method, c.Destination, " attempt"))
 		}
 	}
-	t.prop.Inject(ctx, a.Carrier)
+	t.inject(ctx, span.SpanContext(), a.Carrier)
 	return ctx
 }
 
@@ -173,7 +185,9 @@ func (t *Telemetry) EndCall(ctx context.Context, c *observe.CallInfo) {
 				span.SetStatus(codes.Error, http.StatusText(c.Status))
 			}
 		}
-		span.End()
+		if !span.SpanContext().IsRemote() { // a caller's, when the call started none
+			span.End()
+		}
 	}
 	if t.accessLog.Load() {
 		t.logCall(ctx, c)
@@ -184,14 +198,20 @@ func (t *Telemetry) EndCall(ctx context.Context, c *observe.CallInfo) {
 // it continues the caller's trace from the request's headers with a
 // server span, named "METHOD service". When the caller's trace is not
 // sampled, it starts no span: the request's context carries the caller's
-// trace context on, so that the calls the handler makes stay in the
+// trace context on (made in the request's own state where it can, see
+// [observe.TraceSlot]), so that the calls the handler makes stay in the
 // trace, sampled out too.
 func (t *Telemetry) StartInbound(ctx context.Context, in *observe.InboundInfo) context.Context {
 	if !t.tracing {
 		return ctx
 	}
+	if t.fastTrace && in.Trace != nil {
+		if ctx, ok := in.Trace.SampledOut(ctx, in.Carrier); ok {
+			return ctx
+		}
+	}
 	ctx = t.prop.Extract(ctx, in.Carrier)
-	if sc := trace.SpanContextFromContext(ctx); sc.IsRemote() && sc.IsValid() && !sc.IsSampled() {
+	if sampledOut(trace.SpanContextFromContext(ctx)) {
 		return ctx
 	}
 	ctx, span := t.tracer.Start(ctx, unnamedServer, serverSpan...)

@@ -71,8 +71,12 @@ type Telemetry struct {
 	metrics bool // metrics reach a reader
 	tracer  trace.Tracer
 	prop    propagation.TextMapPropagator
-	sampler *liveSampler // nil with the application's TracerProvider
-	names   *spanNames
+	w3c     w3cPropagation // the propagation t set up, when the application gave none
+	// fastTrace: t set up W3C trace context itself, so that it writes and
+	// reads it without the propagator where it can.
+	fastTrace bool
+	sampler   *liveSampler // nil with the application's TracerProvider
+	names     *spanNames
 
 	inst       *instruments
 	clientAttr *attrSet // source, destination, route, response_class, protocol
@@ -127,11 +131,11 @@ func New(ctx context.Context, cfg Config, opts Options) (*Telemetry, error) {
 		t.logger = slog.New(slog.DiscardHandler)
 	}
 	if t.prop == nil {
-		p, err := envPropagator()
+		p, err := envPropagation()
 		if err != nil {
 			return nil, err
 		}
-		t.prop = p
+		t.w3c, t.fastTrace, t.prop = p, p.traceContext, p.propagator()
 	}
 	t.accessLog.Store(cfg.AccessLog)
 	t.status.AccessLog = cfg.AccessLog

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/internal/engine"
+	"github.com/weftmesh/weft/internal/tracectx"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/security"
@@ -166,11 +167,11 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 	hop := retry.ReadHop(r.Header)
 	hop.NoRetry = hop.NoRetry && !retry.NoRetry(r.Context())
 	if o != nil {
-		// The request's observation, its hop context and its copy with
-		// the new context: one allocation.
+		// The request's observation, its trace context, its hop context
+		// and its copy with the new context: one allocation.
 		st := new(observedRequest)
 		now := time.Now()
-		ctx := st.w.start(o.InboundObserver, w, r, now)
+		ctx := st.w.start(o.InboundObserver, w, r, now, &st.trace)
 		ow, w = &st.w, &st.w
 		defer st.w.end()
 		r = st.hop.apply(r, ctx, hop, now)
@@ -234,11 +235,13 @@ func (h *hopRequest) end() {
 	}
 }
 
-// observedRequest is an observed request's state: its observation and
-// its hop context, in one allocation.
+// observedRequest is an observed request's state: its observation, the
+// trace context of a caller that sampled the trace out, and its hop
+// context, in one allocation.
 type observedRequest struct {
-	hop hopRequest
-	w   observedWriter
+	hop   hopRequest
+	w     observedWriter
+	trace tracectx.Remote
 }
 
 // SetDraining switches draining behaviour on or off.

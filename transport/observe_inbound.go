@@ -53,13 +53,13 @@ type observedWriter struct {
 }
 
 // start tells o that r arrives at now and returns the request's context
-// as the observer made it; the middleware sets w.req to the request the
-// handler gets.
-func (w *observedWriter) start(o observe.InboundObserver, rw http.ResponseWriter, r *http.Request, now time.Time) context.Context {
+// as the observer made it, perhaps in slot; the middleware sets w.req to
+// the request the handler gets.
+func (w *observedWriter) start(o observe.InboundObserver, rw http.ResponseWriter, r *http.Request, now time.Time, slot observe.TraceSlot) context.Context {
 	w.ResponseWriter, w.obs = rw, o
-	w.info = observe.InboundInfo{Protocol: observe.ProtocolHTTP, Method: r.Method, Path: r.URL.Path, Start: now, Carrier: observe.HeaderCarrier(r.Header)}
+	w.info = observe.InboundInfo{Protocol: observe.ProtocolHTTP, Method: r.Method, Path: r.URL.Path, Start: now, Carrier: observe.HeaderCarrier(r.Header), Trace: slot}
 	w.ctx = o.StartInbound(r.Context(), &w.info)
-	w.info.Carrier = nil
+	w.info.Carrier, w.info.Trace = nil, nil
 	return w.ctx
 }
 

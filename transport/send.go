@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/internal/engine"
+	"github.com/weftmesh/weft/internal/tracectx"
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/resilience/ringhash"
@@ -322,6 +323,13 @@ type attemptHeader struct {
 	direct bool
 	spare  []string    // unused values of the call's array, for direct writes
 	own    http.Header // nil until written, when not direct
+	parent tracectx.Text
+}
+
+// SetParent implements [tracectx.Writer]: the traceparent's value lives in
+// the carrier.
+func (h *attemptHeader) SetParent(p tracectx.Parent) {
+	h.Set(tracectx.ParentHeader, h.parent.Format(p))
 }
 
 func (h *attemptHeader) current() http.Header {

@@ -74,6 +74,19 @@ type Carrier interface {
 	Keys() []string
 }
 
+// TraceSlot is room a server keeps in a request's state for the W3C
+// trace context its caller sent, so that an observer that follows a
+// caller's decision not to record a trace can give the request's context
+// that trace context without making a context and a span for it.
+type TraceSlot interface {
+	// SampledOut returns a child of ctx, made in the request's state, that
+	// carries the caller's trace context as OpenTelemetry's current span
+	// (remote, not recording), when carrier holds a valid traceparent
+	// whose trace is not sampled, and neither tracestate nor baggage.
+	// Otherwise it returns ctx and false. It succeeds at most once.
+	SampledOut(ctx context.Context, carrier Carrier) (context.Context, bool)
+}
+
 // Protocols named in [CallInfo] and [InboundInfo].
 const (
 	ProtocolHTTP = "http"
@@ -254,6 +267,10 @@ type InboundInfo struct {
 	// Carrier holds the request's headers (or metadata), to extract the
 	// caller's trace context from. Read it only in StartInbound.
 	Carrier Carrier
+	// Trace, when not nil, is room in the request's own state for the
+	// trace context of a caller that sampled the trace out. Use it only
+	// in StartInbound.
+	Trace TraceSlot
 
 	// Complete in EndInbound.
 

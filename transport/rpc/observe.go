@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/weftmesh/weft/internal/engine"
+	"github.com/weftmesh/weft/internal/tracectx"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/transport/observe"
 )
@@ -75,6 +76,13 @@ func endAttempt(ctx context.Context, t *engine.Try, o *observedAttempt, outcome 
 type mdCarrier struct {
 	shared metadata.MD // the call's, read only
 	own    []string
+	parent tracectx.Text
+}
+
+// SetParent implements [tracectx.Writer]: the traceparent's value lives in
+// the carrier.
+func (m *mdCarrier) SetParent(p tracectx.Parent) {
+	m.Set(tracectx.ParentHeader, m.parent.Format(p))
 }
 
 func (m *mdCarrier) Get(key string) string {
@@ -184,10 +192,19 @@ func (s *server) observeInbound(ctx context.Context, fullMethod string) (context
 		return ctx, nil, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	info := &observe.InboundInfo{Protocol: observe.ProtocolGRPC, Method: fullMethod, Start: time.Now(), Carrier: incomingCarrier(md)}
+	st := new(observedInbound)
+	info := &st.info
+	*info = observe.InboundInfo{Protocol: observe.ProtocolGRPC, Method: fullMethod, Start: time.Now(), Carrier: incomingCarrier(md), Trace: &st.trace}
 	ctx = obs.StartInbound(ctx, info)
-	info.Carrier = nil
+	info.Carrier, info.Trace = nil, nil
 	return ctx, obs, info
+}
+
+// observedInbound is an observed call's record and the trace context of
+// a caller that sampled the trace out, in one allocation.
+type observedInbound struct {
+	info  observe.InboundInfo
+	trace tracectx.Remote
 }
 
 // endInbound tells obs that the call observed as info ended with err;
