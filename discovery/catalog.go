@@ -67,6 +67,7 @@ type catalog struct {
 	publish   func(*View)    // hands each new view to the subscribers
 	now       func() time.Time
 	repairs   *repairer // nil: no repairs
+	heal      *healer   // nil: no reconnects
 
 	aliveCount atomic.Int64 // alive members, self included; read by the broadcast queue
 
@@ -163,6 +164,9 @@ func (c *catalog) nodeAlive(name, addr string, meta []byte) {
 		c.aliveCount.Add(1)
 	}
 	p.member, p.alive, p.status, p.addr = true, true, StatusAlive, addr
+	if c.heal != nil {
+		c.heal.back(name)
+	}
 	if !p.metaSeen || !bytes.Equal(p.rawMeta, meta) {
 		p.metaSeen, p.rawMeta = true, slices.Clone(meta)
 		m, err := decodeMeta(meta)
@@ -196,7 +200,31 @@ func (c *catalog) nodeGone(name string) {
 		p.status = StatusLeft
 	}
 	p.since = c.now()
+	if c.heal != nil {
+		if p.status == StatusDead {
+			c.heal.died(name, p.addr, p.since)
+		} else {
+			c.heal.back(name)
+		}
+	}
 	c.refreshLocked(p)
+}
+
+// aliveAddrs returns the addresses of the members seen alive, this one
+// included.
+func (c *catalog) aliveAddrs() map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]bool, len(c.peers)+1)
+	if c.selfAddr != "" {
+		out[c.selfAddr] = true
+	}
+	for _, p := range c.peers {
+		if p.alive {
+			out[p.addr] = true
+		}
+	}
+	return out
 }
 
 // suspect records that this member's probe of name failed.

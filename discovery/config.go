@@ -35,15 +35,27 @@ type Config struct {
 	// when BindAddr's IP is unspecified).
 	AdvertiseAddr string
 
-	// Join lists seed members as host:port. If empty, the member starts a
-	// new mesh and waits to be joined.
+	// Join lists seed members as host:port, the host an IP address or a
+	// DNS name. Names are resolved again at every attempt, so a name with
+	// many addresses (a Kubernetes headless Service, say) stands for all
+	// of them. Start joins through the first seed that answers; the
+	// member keeps re-joining seeds it does not see alive, to heal
+	// partitions. If empty, the member starts a new mesh and waits to be
+	// joined.
 	Join []string
 
-	// Timing tunes failure detection and dissemination. If zero,
-	// [DefaultLocalTiming] when BindAddr's IP is loopback, else
-	// [DefaultLANTiming]; zero fields of a non-zero Timing take the
-	// preset's value.
+	// Timing tunes failure detection, dissemination and healing. Its zero
+	// fields take the value of the preset Timing.Preset names; if that is
+	// empty, "local" when BindAddr's IP is loopback, else "lan".
 	Timing Timing
+
+	// JoinTimeout bounds how long Start tries the seeds when its ctx has
+	// no deadline. If zero, [DefaultJoinTimeout].
+	JoinTimeout time.Duration
+
+	// Faults, if not nil, injects packet loss and delay into this
+	// member's gossip, for fault drills. Nil injects nothing.
+	Faults *Faults
 
 	// Logger receives the member's log lines, memberlist's included (at
 	// their own level). If nil, nothing is logged.
@@ -54,106 +66,6 @@ type Config struct {
 	// generated, so a restarted process never reuses a name. If State is
 	// zero, StateStarting. If Seq is zero, 1.
 	Local Instance
-}
-
-// Timing is the gossip protocol's tuning: how fast members detect
-// failures and spread changes, against how much traffic they send.
-type Timing struct {
-	// GossipInterval is how often a member sends queued broadcasts (entry
-	// changes, joins, failures) to a few random members. Lower spreads
-	// changes faster, at the cost of more packets.
-	GossipInterval time.Duration
-	// ProbeInterval is how often a member probes one other member to
-	// check it is alive. Failure detection takes a few intervals.
-	ProbeInterval time.Duration
-	// ProbeTimeout is how long a probe waits for an ack before asking
-	// other members to probe indirectly. It must exceed the network's
-	// round-trip time and be less than ProbeInterval.
-	ProbeTimeout time.Duration
-	// PushPullInterval is how often a member exchanges its full state
-	// (membership and all catalog entries) with a random member over TCP,
-	// repairing anything gossip missed.
-	PushPullInterval time.Duration
-	// TCPTimeout bounds each TCP exchange: joins, push/pull and fallback
-	// probes.
-	TCPTimeout time.Duration
-	// SuspicionMult scales how long a member that failed its probes stays
-	// suspect before it is declared dead: SuspicionMult * log10(members) *
-	// ProbeInterval, at least SuspicionMult * ProbeInterval. Higher gives
-	// a slow member more time to refute.
-	SuspicionMult int
-	// RetransmitMult scales how many times each broadcast is sent:
-	// RetransmitMult * log10(members+1), rounded up. Higher is more robust
-	// to packet loss.
-	RetransmitMult int
-}
-
-// DefaultLANTiming returns timing for members on one local network. These
-// are memberlist's DefaultLANConfig values.
-func DefaultLANTiming() Timing {
-	return Timing{
-		GossipInterval:   200 * time.Millisecond, // changes reach most members within a second
-		ProbeInterval:    1 * time.Second,        // each member probes one peer per second
-		ProbeTimeout:     500 * time.Millisecond, // generous for LAN round trips
-		PushPullInterval: 30 * time.Second,       // full sync is rare: gossip carries changes
-		TCPTimeout:       10 * time.Second,       // joins and full syncs may be large
-		SuspicionMult:    4,                      // suspect for 4 * log10(N) probe intervals
-		RetransmitMult:   4,                      // send each broadcast 4 * log10(N+1) times
-	}
-}
-
-// DefaultLocalTiming returns timing for members on one host, talking over
-// loopback: an abruptly stopped member is detected within a few seconds
-// and a change reaches the others within a few gossip intervals. It is
-// memberlist's DefaultLocalConfig with faster probing.
-func DefaultLocalTiming() Timing {
-	return Timing{
-		GossipInterval:   100 * time.Millisecond, // changes spread within a few hundred ms
-		ProbeInterval:    500 * time.Millisecond, // loopback probes are cheap
-		ProbeTimeout:     200 * time.Millisecond, // loopback RTT is microseconds; room for GC pauses
-		PushPullInterval: 5 * time.Second,        // full sync as a safety net; cheap on one host
-		TCPTimeout:       1 * time.Second,        // loopback connects at once
-		SuspicionMult:    3,                      // dead after about 1.5 s of suspicion
-		RetransmitMult:   4,                      // a busy host drops UDP too: as on a LAN
-	}
-}
-
-// withDefaults fills zero fields from preset.
-func (t Timing) withDefaults(preset Timing) Timing {
-	if t.GossipInterval == 0 {
-		t.GossipInterval = preset.GossipInterval
-	}
-	if t.ProbeInterval == 0 {
-		t.ProbeInterval = preset.ProbeInterval
-	}
-	if t.ProbeTimeout == 0 {
-		t.ProbeTimeout = preset.ProbeTimeout
-	}
-	if t.PushPullInterval == 0 {
-		t.PushPullInterval = preset.PushPullInterval
-	}
-	if t.TCPTimeout == 0 {
-		t.TCPTimeout = preset.TCPTimeout
-	}
-	if t.SuspicionMult == 0 {
-		t.SuspicionMult = preset.SuspicionMult
-	}
-	if t.RetransmitMult == 0 {
-		t.RetransmitMult = preset.RetransmitMult
-	}
-	return t
-}
-
-func (t Timing) validate() error {
-	switch {
-	case t.GossipInterval < 0, t.ProbeInterval < 0, t.ProbeTimeout < 0, t.PushPullInterval < 0, t.TCPTimeout < 0:
-		return errors.New("durations must be positive")
-	case t.ProbeTimeout >= t.ProbeInterval:
-		return fmt.Errorf("ProbeTimeout %v must be less than ProbeInterval %v", t.ProbeTimeout, t.ProbeInterval)
-	case t.SuspicionMult < 1, t.RetransmitMult < 1:
-		return errors.New("SuspicionMult and RetransmitMult must be at least 1")
-	}
-	return nil
 }
 
 // settings is a validated Config, ready for memberlist.
@@ -192,17 +104,18 @@ func (cfg Config) check() (*settings, error) {
 		}
 	}
 	for _, seed := range cfg.Join {
-		if _, _, err := net.SplitHostPort(seed); err != nil {
-			return nil, fmt.Errorf("Join: seed %q: want host:port", seed)
+		if err := checkSeed(seed); err != nil {
+			return nil, fmt.Errorf("Join: %w", err)
 		}
 	}
-	preset := DefaultLANTiming()
-	if ip.IsLoopback() {
-		preset = DefaultLocalTiming()
-	}
-	s.Timing = cfg.Timing.withDefaults(preset)
-	if err := s.Timing.validate(); err != nil {
+	if s.Timing, err = cfg.Timing.resolve(ip.IsLoopback()); err != nil {
 		return nil, fmt.Errorf("Timing: %w", err)
+	}
+	if cfg.JoinTimeout < 0 {
+		return nil, fmt.Errorf("JoinTimeout %v: want 0 (the default, %v) or more", cfg.JoinTimeout, DefaultJoinTimeout)
+	}
+	if s.JoinTimeout == 0 {
+		s.JoinTimeout = DefaultJoinTimeout
 	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)

@@ -43,6 +43,8 @@ func testTiming() Timing {
 		TCPTimeout:       time.Second,
 		SuspicionMult:    2,
 		RetransmitMult:   3,
+		// Healing is tested with its own, faster, interval.
+		ReconnectInterval: time.Second,
 	}
 }
 

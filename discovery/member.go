@@ -87,6 +87,9 @@ type Stats struct {
 	// Repairs counts direct state exchanges with members whose latest
 	// entry gossip had not delivered in time.
 	Repairs uint64 `json:"repairs"`
+	// Reconnects counts state exchanges with seeds or dead members that
+	// succeeded: partitions this member healed.
+	Reconnects uint64 `json:"reconnects"`
 	// HealthScore is memberlist's awareness score: 0 is healthy; higher
 	// means this member is slow to answer probes (overloaded).
 	HealthScore int `json:"healthScore"`

@@ -33,9 +33,11 @@ type Membership struct {
 	del     *delegate
 	notify  *notifier
 	repair  *repairer
+	heal    *healer
 	dropPkt atomic.Uint64
 	dropEnt atomic.Uint64
 	repairs atomic.Uint64
+	heals   atomic.Uint64
 	closing atomic.Bool // quiets memberlist's logs during shutdown
 
 	updateMu sync.Mutex  // serializes Update, Leave and Close
@@ -79,6 +81,8 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	m.cat = newCatalog(local, wire, retention(s.Timing), s.Logger, &m.dropEnt, m.notify.publish)
 	m.repair = newRepairer(s.Timing)
 	m.cat.repairs = m.repair
+	m.heal = newHealer(s.Timing, s.Join, s.Logger, &m.heals)
+	m.cat.heal = m.heal
 	m.queue = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return int(m.cat.aliveCount.Load()) },
 		RetransmitMult: s.Timing.RetransmitMult,
@@ -90,8 +94,25 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	mc.Events = m.del
 	mc.Ping = m.del
 	mc.Logger = log.New(&logAdapter{logger: s.Logger, dropped: &m.dropPkt, closing: &m.closing, suspect: m.cat.suspect}, "", 0)
+	if s.Faults != nil {
+		t, err := newFaultyTransport(s.Faults, s.bindIP, s.bindPort, mc.Logger)
+		if err != nil {
+			m.notify.close()
+			return nil, fmt.Errorf("discovery: start on %s: %w", s.BindAddr, err)
+		}
+		mc.Transport = t
+		if mc.BindPort == 0 {
+			mc.BindPort = t.port()
+			if s.advIP == "" {
+				mc.AdvertisePort = t.port()
+			}
+		}
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		if mc.Transport != nil {
+			_ = mc.Transport.Shutdown()
+		}
 		m.notify.close()
 		return nil, fmt.Errorf("discovery: start on %s: %w", s.BindAddr, err)
 	}
@@ -101,7 +122,7 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	m.addr = net.JoinHostPort(s.bindIP, strconv.Itoa(mc.BindPort))
 
 	if len(s.Join) > 0 {
-		if err := join(ctx, ml, s.Join); err != nil {
+		if err := join(ctx, ml, s.Join, s.JoinTimeout, s.Logger); err != nil {
 			m.Close()
 			return nil, err
 		}
@@ -109,6 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	// The join's push/pull gave our entry to the seed only; gossip takes
 	// it to everyone else.
 	m.queue.QueueBroadcast(&entryBroadcast{node: local.Node, msg: wire})
+	m.heal.start(ml, m.cat.aliveAddrs)
 	return m, nil
 }
 
@@ -248,6 +270,7 @@ func (m *Membership) Stats() Stats {
 		DroppedPackets: m.dropPkt.Load(),
 		DroppedEntries: m.dropEnt.Load(),
 		Repairs:        m.repairs.Load(),
+		Reconnects:     m.heals.Load(),
 		HealthScore:    m.ml.GetHealthScore(),
 	}
 }
@@ -265,6 +288,7 @@ func (m *Membership) Leave(ctx context.Context) error {
 		return nil
 	}
 	m.repair.shutdown() // no exchanges after we announced leaving
+	m.heal.shutdown()
 	var errs []error
 	if err := ctx.Err(); err == nil {
 		deadline, ok := ctx.Deadline()
@@ -302,6 +326,7 @@ func (m *Membership) shutdown() error {
 	m.closed.Store(true)
 	m.closing.Store(true)
 	m.repair.shutdown()
+	m.heal.shutdown()
 	err := m.ml.Shutdown()
 	m.cat.close()
 	m.notify.close()

@@ -156,9 +156,10 @@ func TestJoinDeadSeedFails(t *testing.T) {
 	if time.Since(begin) < 500*time.Millisecond {
 		t.Errorf("gave up after %v, before ctx ended", time.Since(begin))
 	}
-	want := "discovery: join: no seed answered (tried " + seeds[0] + ", " + seeds[1] + "): "
-	if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "connection refused") {
-		t.Errorf("error = %q, want prefix %q and the cause", err, want)
+	for _, want := range []string{"discovery: join: no seed answered in ", "seed " + seeds[0] + ": connection refused: nothing listens there", "seed " + seeds[1] + ": connection refused"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error = %q, want it to say %q", err, want)
+		}
 	}
 	var je *JoinError
 	if !errors.As(err, &je) || !slices.Equal(je.Seeds, seeds) {
@@ -276,30 +277,6 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "discovery: start on "+first.Addr()+": ") {
 		t.Errorf("error = %q", err)
-	}
-}
-
-func TestTimingDefaults(t *testing.T) {
-	s, err := (Config{MeshName: "m", BindAddr: "127.0.0.1:0", Local: Instance{Service: "a"}}).check()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Timing != DefaultLocalTiming() {
-		t.Errorf("loopback timing = %+v", s.Timing)
-	}
-	s, err = (Config{MeshName: "m", BindAddr: "10.0.0.1:0", Timing: Timing{GossipInterval: time.Second}, Local: Instance{Service: "a"}}).check()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := DefaultLANTiming()
-	want.GossipInterval = time.Second
-	if s.Timing != want {
-		t.Errorf("LAN timing = %+v", s.Timing)
-	}
-	for _, tm := range []Timing{DefaultLANTiming(), DefaultLocalTiming()} {
-		if err := tm.validate(); err != nil {
-			t.Errorf("preset %+v: %v", tm, err)
-		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weftmesh/weft/discovery"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -42,6 +43,16 @@ type Config struct {
 	// node, when it differs from GossipAddr (NAT, containers). If empty,
 	// the bound address.
 	AdvertiseAddr string
+
+	// Timing tunes gossip: how fast members detect failures, spread
+	// changes and heal partitions. Its zero fields are taken from the
+	// policy's mesh.timing, then from the preset named there or in
+	// Timing.Preset: "local" when GossipAddr is a loopback address, "lan"
+	// otherwise. See [discovery.Timing] for each number's effect.
+	Timing discovery.Timing
+	// GossipFaults, if not nil, injects packet loss and delay into the
+	// node's gossip, for fault drills; see [discovery.Faults].
+	GossipFaults *discovery.Faults
 
 	// PolicyFile is the path of the mesh's YAML policy, watched and
 	// reloaded while the node runs. If empty, $WEFT_POLICY; if that is

@@ -106,6 +106,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		BindAddr:      cfg.GossipAddr,
 		AdvertiseAddr: cfg.AdvertiseAddr,
 		Join:          cfg.Join,
+		Timing:        cfg.Timing.Over(pol.Mesh.Timing),
+		Faults:        cfg.GossipFaults,
 		Logger:        n.logger,
 		Local: discovery.Instance{
 			Service: cfg.Service,

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/telemetry"
@@ -65,6 +66,10 @@ type Mesh struct {
 	// TrustDomain is the SPIFFE trust domain of the mesh's identities,
 	// such as "example.org". Required when security.identity is set.
 	TrustDomain string `yaml:"trustDomain"`
+	// Timing tunes gossip: a preset ("local", "lan", "wan") and the
+	// numbers that override it. Zero fields are left to the node's
+	// Config.Timing, then to the preset.
+	Timing discovery.Timing `yaml:"timing"`
 }
 
 // Admin configures the node's admin HTTP listener.

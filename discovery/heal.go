@@ -1,0 +1,177 @@
+package discovery
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// memberlist never contacts a member again once it declared it dead, and
+// joins seeds only when told to. After a partition each side would then
+// stay alone for good. The healer closes that gap the way Serf's
+// reconnect loop does: every Timing.ReconnectInterval, jittered, it
+// re-joins the seeds it does not see alive (names resolved anew each
+// time) and the members it saw die within Timing.ReconnectTimeout. One
+// successful exchange of state is enough: each side learns it was
+// declared dead, refutes, and gossip carries the news to everyone else.
+// With every seed alive and nobody dead lately, a round costs nothing but
+// the resolution of named seeds.
+
+// maxReconnects bounds the attempts in flight at once, so that a member
+// that saw many others die does not flood the network.
+const maxReconnects = 4
+
+// lostPeer is a member seen dead (not left), to be tried again.
+type lostPeer struct {
+	addr  string
+	since time.Time
+}
+
+type healer struct {
+	interval time.Duration
+	timeout  time.Duration // how long a lost member is tried
+	seeds    []string
+	logger   *slog.Logger
+	count    *atomic.Uint64
+
+	mu       sync.Mutex
+	lost     map[string]lostPeer // by node name
+	inflight map[string]bool     // by address
+
+	ctx    context.Context // ends at shutdown
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newHealer(t Timing, seeds []string, logger *slog.Logger, count *atomic.Uint64) *healer {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &healer{
+		interval: t.ReconnectInterval,
+		timeout:  t.ReconnectTimeout,
+		seeds:    seeds,
+		logger:   logger,
+		count:    count,
+		lost:     make(map[string]lostPeer),
+		inflight: make(map[string]bool),
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+}
+
+// died records that name, at addr, was declared dead. Called under the
+// catalog's lock; never blocks.
+func (h *healer) died(name, addr string, now time.Time) {
+	if addr == "" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lost[name] = lostPeer{addr: addr, since: now}
+}
+
+// back records that name is alive again, or left for good. Called under
+// the catalog's lock; never blocks.
+func (h *healer) back(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.lost, name)
+}
+
+// start runs rounds every interval, jittered, until shutdown. alive
+// returns the addresses of the members seen alive, this one included.
+func (h *healer) start(ml *memberlist.Memberlist, alive func() map[string]bool) {
+	h.wg.Add(1)
+	go h.run(ml, alive)
+}
+
+func (h *healer) run(ml *memberlist.Memberlist, alive func() map[string]bool) {
+	defer h.wg.Done()
+	for {
+		wait := h.interval/2 + time.Duration(rand.Int64N(int64(h.interval)))
+		t := time.NewTimer(wait)
+		select {
+		case <-h.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		h.round(ml, alive())
+	}
+}
+
+// round starts an attempt for each seed address and lost member not
+// seen alive, up to maxReconnects in flight.
+func (h *healer) round(ml *memberlist.Memberlist, alive map[string]bool) {
+	var targets []string
+	for _, seed := range h.seeds {
+		ctx, cancel := context.WithTimeout(h.ctx, h.interval)
+		addrs, err := resolveSeed(ctx, seed)
+		cancel()
+		if err != nil {
+			h.logger.Debug("discovery: reconnect: seed does not resolve", "seed", seed, "err", err)
+			continue
+		}
+		for _, a := range addrs {
+			if !alive[a] {
+				targets = append(targets, a)
+			}
+		}
+	}
+	now := time.Now()
+	h.mu.Lock()
+	for name, p := range h.lost {
+		switch {
+		case now.Sub(p.since) > h.timeout:
+			delete(h.lost, name)
+			h.logger.Info("discovery: gave up reconnecting to a dead member", "node", name, "addr", p.addr, "dead_for", now.Sub(p.since).Round(time.Second))
+		case !alive[p.addr]:
+			targets = append(targets, p.addr)
+		}
+	}
+	rand.Shuffle(len(targets), func(i, j int) { targets[i], targets[j] = targets[j], targets[i] })
+	var start []string
+	for _, a := range targets {
+		if len(h.inflight) >= maxReconnects {
+			break
+		}
+		if !h.inflight[a] {
+			h.inflight[a] = true
+			start = append(start, a)
+		}
+	}
+	h.mu.Unlock()
+	for _, a := range start {
+		go h.attempt(ml, a)
+	}
+}
+
+// attempt exchanges state with addr. An attempt is not interrupted by
+// shutdown: memberlist's dial cannot be, and it lasts at most
+// Timing.TCPTimeout.
+func (h *healer) attempt(ml *memberlist.Memberlist, addr string) {
+	defer func() {
+		h.mu.Lock()
+		delete(h.inflight, addr)
+		h.mu.Unlock()
+	}()
+	if _, err := ml.Join([]string{addr}); err != nil {
+		if h.ctx.Err() == nil {
+			h.logger.Debug("discovery: reconnect failed", "addr", addr, "reason", joinReason(err))
+		}
+		return
+	}
+	h.count.Add(1)
+	h.logger.Info("discovery: reconnected after a partition", "addr", addr)
+}
+
+// shutdown stops the healer's rounds. Attempts in flight end by
+// themselves once memberlist shuts down.
+func (h *healer) shutdown() {
+	h.cancel()
+	h.wg.Wait()
+}
