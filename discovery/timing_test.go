@@ -16,7 +16,11 @@ func TestTimingPresets(t *testing.T) {
 		{"other addresses get lan", Config{BindAddr: "10.0.0.1:0"}, DefaultLANTiming()},
 		{"a preset wins over the address", Config{BindAddr: "127.0.0.1:0", Timing: Timing{Preset: PresetWAN}}, DefaultWANTiming()},
 		{"overrides keep the rest of the preset", Config{BindAddr: "10.0.0.1:0", Timing: Timing{GossipInterval: time.Second, ReconnectInterval: 5 * time.Second}},
-			func() Timing { w := DefaultLANTiming(); w.GossipInterval, w.ReconnectInterval = time.Second, 5*time.Second; return w }()},
+			func() Timing {
+				w := DefaultLANTiming()
+				w.GossipInterval, w.ReconnectInterval = time.Second, 5*time.Second
+				return w
+			}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.MeshName, tc.cfg.Local = "m", Instance{Service: "a"}
