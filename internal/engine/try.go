@@ -16,9 +16,13 @@ import (
 )
 
 // markDownFor is how long an endpoint that could not be reached is kept
-// out of picking, unless the catalog removes it first or it is the only
-// one.
-const markDownFor = 5 * time.Second
+// out of picking, unless it is the only one. Gossip takes a crashed
+// member out of the catalog within seconds, and with it the endpoint; a
+// member that comes back after a partition is a new endpoint. The mark
+// outlasts gossip's verdict so that a dead endpoint is never picked
+// again in between; it ends by itself for a member that gossip keeps but
+// whose listener refuses, as Envoy's base ejection time does.
+const markDownFor = 30 * time.Second
 
 // Try is one attempt of a call. The scheduler ([Run]) makes it and hands
 // it to the protocol's attempt function, which sends it; the protocol
