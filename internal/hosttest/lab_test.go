@@ -42,26 +42,10 @@ func mustNotReach(t *testing.T, from *Proc, to *Host) {
 	}
 }
 
-func startAll(t *testing.T, l *Lab) []*Proc {
-	t.Helper()
-	var procs []*Proc
-	for _, h := range l.Hosts() {
-		var seeds []string
-		for _, p := range procs {
-			seeds = append(seeds, p.Host().GossipAddr())
-		}
-		procs = append(procs, h.StartNode(NodeConfig{Join: seeds}))
-	}
-	if _, err := Await(30*time.Second, func() error { return Converged(procs, "echo") }); err != nil {
-		t.Fatal(err)
-	}
-	return procs
-}
-
 func TestCutHealAndBlock(t *testing.T) {
 	l := New(t, 3)
 	h0, h1, h2 := l.Host(0), l.Host(1), l.Host(2)
-	p := startAll(t, l)
+	p := l.StartMesh(nil)
 	mustReach(t, p[0], h1)
 	mustReach(t, p[0], h2)
 
@@ -92,7 +76,7 @@ func TestCutHealAndBlock(t *testing.T) {
 
 func TestLoadAndServedLog(t *testing.T) {
 	l := New(t, 2)
-	p := startAll(t, l)
+	p := l.StartMesh(nil)
 	p[0].StartLoad(nodeapi.LoadSpec{Service: "echo", Rate: 50, Method: http.MethodPost})
 	var outcomes []nodeapi.Outcome
 	backends := map[string]int{}
@@ -119,6 +103,10 @@ func TestLoadAndServedLog(t *testing.T) {
 			served[id] = proc.Host().Name
 		}
 	}
+	backendAddr := map[string]string{}
+	for _, h := range l.Hosts() {
+		backendAddr[h.Name] = h.Addr(HTTPPort)
+	}
 	ids := map[string]bool{}
 	for _, o := range outcomes {
 		if ids[o.ID] {
@@ -131,6 +119,9 @@ func TestLoadAndServedLog(t *testing.T) {
 		}
 		if served[o.ID] != o.Backend {
 			t.Errorf("request %s answered by %q, served log says %q", o.ID, o.Backend, served[o.ID])
+		}
+		if n := len(o.Tries); n == 0 || o.Tries[n-1].Endpoint != backendAddr[o.Backend] || o.Tries[n-1].Outcome != "ok" {
+			t.Errorf("request %s answered by %s (%s), tries %+v", o.ID, o.Backend, backendAddr[o.Backend], o.Tries)
 		}
 		if o.End.Before(o.Start) {
 			t.Errorf("request %s ends before it starts", o.ID)

@@ -445,3 +445,46 @@ func (p *Proc) logTail() {
 	p.mu.Unlock()
 	p.lab.t.Logf("--- %s (node %s) log, last lines; error events: %q ---\n%s", p.label, p.started.Node, errs, proctest.LogTail(p.logPath, 60))
 }
+
+// meshTimeout bounds StartMesh's wait for every node to see the others.
+const meshTimeout = 60 * time.Second
+
+// StartMesh starts a node on every host at once, each with every other
+// host as a seed (so that any of them can heal the mesh), and returns
+// them, in host order, once every node sees all of them alive and sends
+// requests for the first host's service to all of them. configure, if not nil, adjusts
+// each host's NodeConfig first; a Join or Service it sets is kept. The test
+// fails if the mesh does not form.
+func (l *Lab) StartMesh(configure func(h *Host, cfg *NodeConfig)) []*Proc {
+	l.t.Helper()
+	procs := make([]*Proc, len(l.hosts))
+	errs := make([]error, len(l.hosts))
+	service := ""
+	var wg sync.WaitGroup
+	for i, h := range l.hosts {
+		var cfg NodeConfig
+		for _, other := range l.hosts {
+			if other != h {
+				cfg.Join = append(cfg.Join, other.GossipAddr())
+			}
+		}
+		if configure != nil {
+			configure(h, &cfg)
+		}
+		if cfg.Service == "" {
+			cfg.Service = "echo"
+		}
+		if service == "" {
+			service = cfg.Service
+		}
+		wg.Go(func() { procs[i], errs[i] = h.startNode(cfg) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		l.t.Fatalf("hosttest: start a mesh: %v", err)
+	}
+	if _, err := Await(meshTimeout, func() error { return Converged(procs, service) }); err != nil {
+		l.t.Fatalf("hosttest: the mesh did not form: %v", err)
+	}
+	return procs
+}

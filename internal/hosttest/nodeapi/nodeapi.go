@@ -152,6 +152,22 @@ type Outcome struct {
 	Backend string    `json:"backend,omitempty"`
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`
+	// Tries are the attempts the mesh client made, in the order they
+	// ended.
+	Tries []Try `json:"tries,omitempty"`
+}
+
+// Try is one attempt of a request, as the mesh client's attempt span
+// records it.
+type Try struct {
+	// Endpoint is the host:port the attempt went to.
+	Endpoint string `json:"endpoint"`
+	// Outcome is how it ended: "ok", "error" (5xx, 429),
+	// "connect-failure", "reset", "timeout" or "cancelled".
+	Outcome string    `json:"outcome"`
+	Status  int       `json:"status,omitempty"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
 }
 
 // OK reports whether the request got a 200.

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/weftmesh/weft/internal/hosttest/nodeapi"
 )
 
@@ -26,6 +28,8 @@ type load struct {
 	spec   nodeapi.LoadSpec
 	client *http.Client
 	prefix string // of request IDs
+	tracer trace.Tracer
+	tries  *tries
 
 	stopOnce  sync.Once
 	stopCh    chan struct{}
@@ -37,11 +41,11 @@ type load struct {
 	ended    []nodeapi.Outcome // not yet drained
 }
 
-func startLoad(spec nodeapi.LoadSpec, client *http.Client, prefix string) *load {
+func startLoad(spec nodeapi.LoadSpec, client *http.Client, prefix string, tracer trace.Tracer, tries *tries) *load {
 	if spec.Timeout <= 0 {
 		spec.Timeout = defaultLoadTimeout
 	}
-	l := &load{spec: spec, client: client, prefix: prefix, stopCh: make(chan struct{})}
+	l := &load{spec: spec, client: client, prefix: prefix, tracer: tracer, tries: tries, stopCh: make(chan struct{})}
 	l.scheduler.Add(1)
 	go l.run()
 	return l
@@ -85,6 +89,7 @@ func (l *load) send(id string) {
 	o := nodeapi.Outcome{ID: id, Start: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), l.spec.Timeout)
 	defer cancel()
+	ctx, span := l.tracer.Start(ctx, "load request")
 	var body io.Reader
 	if l.spec.Method == http.MethodPost {
 		body = strings.NewReader(id)
@@ -110,6 +115,8 @@ func (l *load) send(id string) {
 		o.Err = err.Error()
 	}
 	o.End = time.Now()
+	span.End()
+	o.Tries = l.tries.take(span.SpanContext().TraceID())
 	l.finish(o, true)
 }
 

@@ -24,6 +24,9 @@ import (
 	"sync"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/internal/hosttest/nodeapi"
 	"github.com/weftmesh/weft/mesh"
@@ -68,6 +71,8 @@ func main() {
 		out.fail(err)
 	}
 	faults := new(discovery.Faults)
+	tries := newTries()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(tries))
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	node, err := mesh.Start(ctx, mesh.Config{
 		Service:      *service,
@@ -78,6 +83,9 @@ func main() {
 		DrainDelay:   *drain,
 		Logger:       logger,
 		GossipFaults: faults,
+		// Every call's attempts are recorded, to tell which backends a
+		// request tried.
+		TracerProvider: tp,
 	})
 	cancel()
 	if err != nil {
@@ -97,7 +105,7 @@ func main() {
 		Node: node.Name(), Host: *host, Gossip: node.GossipAddr(), HTTP: l.Addr().String(), Admin: node.AdminAddr(),
 	}})
 
-	c := &controller{node: node, faults: faults, host: *host, out: out}
+	c := &controller{node: node, faults: faults, host: *host, out: out, tracer: tp.Tracer("weftnode"), tries: tries}
 	go func() {
 		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			out.send(nodeapi.Message{Event: nodeapi.EventError, Error: "weftnode: serve: " + err.Error()})
@@ -130,6 +138,8 @@ type controller struct {
 	faults *discovery.Faults
 	host   string
 	out    *writer
+	tracer trace.Tracer
+	tries  *tries
 
 	mu    sync.Mutex // guards load and loads
 	load  *load
@@ -233,7 +243,7 @@ func (c *controller) startLoad(spec *nodeapi.LoadSpec) nodeapi.Message {
 		return nodeapi.Message{Error: "weftnode: load: a load is already running; stop it first"}
 	}
 	c.loads++
-	c.load = startLoad(*spec, c.node.NewClient(spec.Service), fmt.Sprintf("%s-%d", c.host, c.loads))
+	c.load = startLoad(*spec, c.node.NewClient(spec.Service), fmt.Sprintf("%s-%d", c.host, c.loads), c.tracer, c.tries)
 	return nodeapi.Message{}
 }
 
