@@ -187,6 +187,10 @@ func tooLarge(size, limit int) error {
 // real port when port 0 was asked for.
 func (m *Membership) Addr() string { return m.addr }
 
+// Timing returns the timing the member runs with: its Config.Timing
+// with the preset's values in its zero fields.
+func (m *Membership) Timing() Timing { return m.timing }
+
 // Name returns this member's node name.
 func (m *Membership) Name() string { return m.name }
 

@@ -247,7 +247,7 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		{"bad service", func(c *Config) { c.Local.Service = "Orders_API" }, "service"},
 		{"bad endpoint", func(c *Config) { c.Local.Endpoints = []Endpoint{{Protocol: "ftp", Addr: "127.0.0.1:21"}} }, "protocol"},
 		{"bad state", func(c *Config) { c.Local.State = 9 }, "state"},
-		{"bad timing", func(c *Config) { c.Timing.ProbeTimeout = time.Second }, "ProbeTimeout"},
+		{"bad timing", func(c *Config) { c.Timing.ProbeTimeout = time.Second }, "probeTimeout"},
 		{"too large", func(c *Config) { c.Local.Labels = big }, "limit is"},
 	}
 	for _, tt := range tests {

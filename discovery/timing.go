@@ -133,7 +133,7 @@ func presetTiming(name string) (Timing, error) {
 	case PresetWAN:
 		return DefaultWANTiming(), nil
 	}
-	return Timing{}, fmt.Errorf("preset %q: want %q, %q or %q", name, PresetLocal, PresetLAN, PresetWAN)
+	return Timing{}, fmt.Errorf("preset: %q is not a preset: want %q, %q or %q", name, PresetLocal, PresetLAN, PresetWAN)
 }
 
 // Over returns t with its zero fields, Preset included, taken from base:

@@ -64,7 +64,7 @@ func TestTimingRejectsBadValues(t *testing.T) {
 		tm   Timing
 		want string
 	}{
-		{Timing{Preset: "fast"}, `preset "fast": want "local", "lan" or "wan"`},
+		{Timing{Preset: "fast"}, `preset: "fast" is not a preset: want "local", "lan" or "wan"`},
 		{Timing{ProbeInterval: -time.Second}, "probeInterval: -1s is negative"},
 		{Timing{SuspicionMult: -1}, "suspicionMult: -1: want 1 or more"},
 		{Timing{Preset: PresetLAN, ProbeTimeout: 2 * time.Second}, "probeTimeout: probeTimeout 2s must be less than probeInterval 1s"},

@@ -67,8 +67,11 @@ var defaultNode atomic.Pointer[Node]
 
 // Start joins the mesh as a member that hosts cfg.Service.
 //
-// When cfg.Join names seeds, Start returns once one of them answered, or,
-// when ctx ends first, an error naming every seed it tried. A bad policy
+// When cfg.Join names seeds, Start returns once one of them answered. It
+// retries with backoff, logging each failed attempt at Warn with the
+// reason (nothing listens, timed out, another gossip key or mesh name),
+// until ctx ends, or for [discovery.DefaultJoinTimeout] when ctx has no
+// deadline; the error then says why each seed failed. A bad policy
 // file makes Start fail with an error that lists every problem in it, each
 // as file:line:col. Nothing Start began is left running when it fails.
 //
