@@ -43,6 +43,10 @@ type NodeConfig struct {
 	Work time.Duration
 	// DrainDelay is the node's Config.DrainDelay; zero is Weft's default.
 	DrainDelay time.Duration
+	// GossipLoss and GossipDelay are the faults injected into the node's
+	// gossip from its start (see Proc.SetFaults).
+	GossipLoss  float64
+	GossipDelay time.Duration
 	// Debug logs at debug level (memberlist's lines included).
 	Debug bool
 }
@@ -140,6 +144,9 @@ func (h *Host) startNode(cfg NodeConfig) (*Proc, error) {
 	}
 	if cfg.DrainDelay > 0 {
 		args = append(args, "-drain", cfg.DrainDelay.String())
+	}
+	if cfg.GossipLoss > 0 || cfg.GossipDelay > 0 {
+		args = append(args, "-loss", strconv.FormatFloat(cfg.GossipLoss, 'g', -1, 64), "-delay", cfg.GossipDelay.String())
 	}
 	if cfg.Debug {
 		args = append(args, "-debug")

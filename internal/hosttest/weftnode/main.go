@@ -47,6 +47,8 @@ func main() {
 		servedLog = flag.String("served-log", "", "the file every received request ID is appended to, a line each (required)")
 		work      = flag.Duration("work", 0, "how long the handler takes per request")
 		drain     = flag.Duration("drain", 0, "the node's DrainDelay (0: the default)")
+		loss      = flag.Float64("loss", 0, "the fraction of gossip packets lost, from the start (see the faults command)")
+		delay     = flag.Duration("delay", 0, "the delay added to gossip packets and dials, from the start")
 		debug     = flag.Bool("debug", false, "log at debug level")
 	)
 	flag.Parse()
@@ -71,6 +73,9 @@ func main() {
 		out.fail(err)
 	}
 	faults := new(discovery.Faults)
+	if err := faults.Set(*loss, *delay); err != nil {
+		out.fail(err)
+	}
 	tries := newTries()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(tries))
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
