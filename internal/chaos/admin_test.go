@@ -29,7 +29,7 @@ func TestAdminBeyondLoopbackNeedsMutualTLS(t *testing.T) {
 	l := hosttest.New(t, 2)
 	h0 := l.Host(0)
 	const port = "9090"
-	p := l.StartMesh(func(h *hosttest.Host, cfg *hosttest.NodeConfig) {
+	p := l.StartMesh(nil, func(h *hosttest.Host, cfg *hosttest.NodeConfig) {
 		if h == h0 {
 			cfg.AdminAddr = h.IP.String() + ":" + port
 		} else {

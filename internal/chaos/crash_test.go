@@ -39,7 +39,7 @@ func TestBackendCrashUnderLoad(t *testing.T) {
 	l := hosttest.New(t, 4)
 	h3 := l.Host(3)
 	// Each request takes 200 ms, so that the victim has a few in hand.
-	p := l.StartMesh(func(_ *hosttest.Host, cfg *hosttest.NodeConfig) { cfg.Work = 200 * time.Millisecond })
+	p := l.StartMesh(nil, func(_ *hosttest.Host, cfg *hosttest.NodeConfig) { cfg.Work = 200 * time.Millisecond })
 	tr := startTraffic(p[0], http.MethodPost, 40)
 	awaitBalanced(t, tr, time.Now(), 30*time.Second, names(l.Hosts()...)...)
 	until(time.Now().Add(2*time.Second), tr.collect)

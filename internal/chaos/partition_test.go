@@ -33,7 +33,7 @@ func TestPartitionHeals(t *testing.T) {
 			t.Parallel()
 			l := hosttest.New(t, 3)
 			h0, h1, h2 := l.Host(0), l.Host(1), l.Host(2)
-			p := l.StartMesh(nil)
+			p := l.StartMesh(nil, nil)
 			tr := startTraffic(p[0], http.MethodGet, 20)
 			awaitBalanced(t, tr, time.Now(), 30*time.Second, names(h0, h1, h2)...)
 

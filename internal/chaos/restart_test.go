@@ -14,7 +14,7 @@ import (
 func TestRollingRestartUnderLoad(t *testing.T) {
 	t.Parallel()
 	l := hosttest.New(t, 4)
-	p := l.StartMesh(func(_ *hosttest.Host, cfg *hosttest.NodeConfig) { cfg.Work = 20 * time.Millisecond })
+	p := l.StartMesh(nil, func(_ *hosttest.Host, cfg *hosttest.NodeConfig) { cfg.Work = 20 * time.Millisecond })
 	all := names(l.Hosts()...)
 	tr := startTraffic(p[0], http.MethodPost, 40)
 	awaitBalanced(t, tr, time.Now(), 30*time.Second, all...)

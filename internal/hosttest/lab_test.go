@@ -45,7 +45,7 @@ func mustNotReach(t *testing.T, from *Proc, to *Host) {
 func TestCutHealAndBlock(t *testing.T) {
 	l := New(t, 3)
 	h0, h1, h2 := l.Host(0), l.Host(1), l.Host(2)
-	p := l.StartMesh(nil)
+	p := l.StartMesh(nil, nil)
 	mustReach(t, p[0], h1)
 	mustReach(t, p[0], h2)
 
@@ -76,7 +76,7 @@ func TestCutHealAndBlock(t *testing.T) {
 
 func TestLoadAndServedLog(t *testing.T) {
 	l := New(t, 2)
-	p := l.StartMesh(nil)
+	p := l.StartMesh(nil, nil)
 	p[0].StartLoad(nodeapi.LoadSpec{Service: "echo", Rate: 50, Method: http.MethodPost})
 	var outcomes []nodeapi.Outcome
 	backends := map[string]int{}

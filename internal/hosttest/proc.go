@@ -373,10 +373,13 @@ func (p *Proc) Get(url string, timeout time.Duration) nodeapi.GetResult {
 	return *p.call(nodeapi.Request{Op: nodeapi.OpGet, URL: url, Duration: timeout}).Get
 }
 
-// Busy keeps the process's CPUs busy for d; it returns at once.
-func (p *Proc) Busy(d time.Duration) {
-	p.lab.t.Helper()
-	p.call(nodeapi.Request{Op: nodeapi.OpBusy, Duration: d})
+// Busy keeps the process's CPUs busy for d and returns, when that is
+// over, the CPU time the process used meanwhile. It returns an error
+// rather than failing the test, to be called from a goroutine while the
+// test watches.
+func (p *Proc) Busy(ctx context.Context, d time.Duration) (time.Duration, error) {
+	m, err := p.Call(ctx, nodeapi.Request{Op: nodeapi.OpBusy, Duration: d})
+	return m.CPU, err
 }
 
 // Shutdown shuts the node down gracefully and waits for the process to
@@ -456,21 +459,25 @@ func (p *Proc) logTail() {
 // meshTimeout bounds StartMesh's wait for every node to see the others.
 const meshTimeout = 60 * time.Second
 
-// StartMesh starts a node on every host at once, each with every other
-// host as a seed (so that any of them can heal the mesh), and returns
-// them, in host order, once every node sees all of them alive and sends
-// requests for the first host's service to all of them. configure, if not nil, adjusts
-// each host's NodeConfig first; a Join or Service it sets is kept. The test
-// fails if the mesh does not form.
-func (l *Lab) StartMesh(configure func(h *Host, cfg *NodeConfig)) []*Proc {
+// StartMesh starts a node on each of hosts (nil: every host of the lab)
+// at once, each with every other of them as a seed (so that any of them
+// can heal the mesh), and returns them, in order, once every node sees
+// all of them alive and sends requests for the first node's service to
+// all of them. configure, if not nil, adjusts each host's NodeConfig
+// first; a Join or Service it sets is kept. The test fails if the mesh
+// does not form.
+func (l *Lab) StartMesh(hosts []*Host, configure func(h *Host, cfg *NodeConfig)) []*Proc {
 	l.t.Helper()
-	procs := make([]*Proc, len(l.hosts))
-	errs := make([]error, len(l.hosts))
+	if hosts == nil {
+		hosts = l.hosts
+	}
+	procs := make([]*Proc, len(hosts))
+	errs := make([]error, len(hosts))
 	service := ""
 	var wg sync.WaitGroup
-	for i, h := range l.hosts {
+	for i, h := range hosts {
 		var cfg NodeConfig
-		for _, other := range l.hosts {
+		for _, other := range hosts {
 			if other != h {
 				cfg.Join = append(cfg.Join, other.GossipAddr())
 			}

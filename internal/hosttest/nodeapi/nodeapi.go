@@ -27,8 +27,9 @@ const (
 	OpFaults Op = "faults"
 	// OpGet makes a plain HTTP GET (no mesh client) of URL: [GetResult].
 	OpGet Op = "get"
-	// OpBusy keeps every CPU the process may use busy for Duration. The
-	// reply comes at once; the process stays busy in the background.
+	// OpBusy keeps every CPU the process may use busy for Duration and
+	// replies when that is over, with the CPU time the process used
+	// meanwhile in CPU.
 	OpBusy Op = "busy"
 	// OpShutdown shuts the node down gracefully; the program exits after
 	// replying.
@@ -87,6 +88,8 @@ type Message struct {
 	Members  *Members   `json:"members,omitempty"`
 	Outcomes []Outcome  `json:"outcomes,omitempty"`
 	Get      *GetResult `json:"get,omitempty"`
+	// CPU is the CPU time OpBusy's process used while busy.
+	CPU time.Duration `json:"cpu,omitempty"`
 }
 
 // Started says where a node listens.

@@ -212,8 +212,11 @@ func (c *controller) do(req nodeapi.Request) nodeapi.Message {
 		if req.Duration <= 0 {
 			return nodeapi.Message{Error: "weftnode: busy: want a positive duration"}
 		}
-		busy(req.Duration)
-		return nodeapi.Message{}
+		cpu, err := busy(req.Duration)
+		if err != nil {
+			return nodeapi.Message{Error: err.Error()}
+		}
+		return nodeapi.Message{CPU: cpu}
 	}
 	return nodeapi.Message{Error: fmt.Sprintf("weftnode: unknown op %q", req.Op)}
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/weftmesh/weft/internal/hosttest/nodeapi"
@@ -31,11 +34,17 @@ func get(url string, timeout time.Duration) *nodeapi.GetResult {
 }
 
 // busy keeps every CPU the process may use busy until d has passed, as a
-// process overwhelmed by its own work would be.
-func busy(d time.Duration) {
+// process overwhelmed by its own work would be, and returns the CPU time
+// the process used meanwhile.
+func busy(d time.Duration) (time.Duration, error) {
+	before, err := cpuTime()
+	if err != nil {
+		return 0, err
+	}
 	end := time.Now().Add(d)
+	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
-		go func() {
+		wg.Go(func() {
 			x := uint64(1)
 			for time.Now().Before(end) {
 				for range 1 << 16 {
@@ -43,8 +52,20 @@ func busy(d time.Duration) {
 				}
 			}
 			sink.Store(x)
-		}()
+		})
 	}
+	wg.Wait()
+	after, err := cpuTime()
+	return after - before, err
+}
+
+// cpuTime returns the CPU time, user and system, the process has used.
+func cpuTime() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("weftnode: busy: getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
 // sink keeps the busy loops' work from being optimised away.
