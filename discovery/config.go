@@ -38,9 +38,9 @@ type Config struct {
 	// Join lists seed members as host:port, the host an IP address or a
 	// DNS name. Names are resolved again at every attempt, so a name with
 	// many addresses (a Kubernetes headless Service, say) stands for all
-	// of them. Start joins through the first seed that answers; the
-	// member keeps re-joining seeds it does not see alive, to heal
-	// partitions. If empty, the member starts a new mesh and waits to be
+	// of them. Start joins through the first seed that answers; after a
+	// partition, the member re-joins the seeds it does not see alive. If
+	// empty, the member starts a new mesh and waits to be
 	// joined.
 	Join []string
 

@@ -19,8 +19,7 @@ import (
 // time) and the members it saw die within Timing.ReconnectTimeout. One
 // successful exchange of state is enough: each side learns it was
 // declared dead, refutes, and gossip carries the news to everyone else.
-// With every seed alive and nobody dead lately, a round costs nothing but
-// the resolution of named seeds.
+// With nobody dead lately, a round costs nothing.
 
 // maxReconnects bounds the attempts in flight at once, so that a member
 // that saw many others die does not flood the network.
@@ -107,6 +106,15 @@ func (h *healer) run(ml *memberlist.Memberlist, alive func() map[string]bool) {
 // round starts an attempt for each seed address and lost member not
 // seen alive, up to maxReconnects in flight.
 func (h *healer) round(ml *memberlist.Memberlist, alive map[string]bool) {
+	// A partition always leaves members seen dead on each side. Without
+	// any, and with company, there is nothing to heal: not even a seed
+	// name is resolved.
+	h.mu.Lock()
+	idle := len(h.lost) == 0 && len(alive) > 1
+	h.mu.Unlock()
+	if idle {
+		return
+	}
 	var targets []string
 	for _, seed := range h.seeds {
 		ctx, cancel := context.WithTimeout(h.ctx, h.interval)

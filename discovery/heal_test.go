@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -114,5 +115,22 @@ func TestLeftMembersAreNotReconnected(t *testing.T) {
 	a.heal.mu.Unlock()
 	if tracked {
 		t.Error("a member that left is tracked for reconnection")
+	}
+}
+
+func TestDeadMembersAreGivenUpAfterReconnectTimeout(t *testing.T) {
+	var count atomic.Uint64
+	tm := DefaultLocalTiming()
+	tm.ReconnectTimeout = time.Minute
+	h := newHealer(tm, nil, discardLogger(), &count)
+	defer h.shutdown()
+	now := time.Now()
+	h.died("old", "127.0.0.1:1", now.Add(-2*time.Minute))
+	h.died("gone", "", now) // no address: nothing to try
+	h.round(nil, map[string]bool{"127.0.0.1:2": true, "127.0.0.1:3": true})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.lost) != 0 || len(h.inflight) != 0 {
+		t.Errorf("after the timeout: lost %v, in flight %v; want both empty", h.lost, h.inflight)
 	}
 }

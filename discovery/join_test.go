@@ -121,15 +121,16 @@ func TestJoinSeedNames(t *testing.T) {
 		if !waitFor(t, 5*time.Second, func() bool { return converged(a, b) }) {
 			t.Fatal("the joiner did not reach the running seed")
 		}
-		// Seeds started later are found by the joiner's reconnects.
+		// Members started later on the other addresses join by the name
+		// too, and find the ones running.
 		var late []*Membership
 		for _, ip := range []string{"127.0.0.2", "127.0.0.4"} {
-			c := testConfig(t, "late")
+			c := testConfig(t, "late", seedName)
 			c.BindAddr = net.JoinHostPort(ip, port)
 			late = append(late, start(t, c))
 		}
 		if !waitFor(t, 10*time.Second, func() bool { return converged(append([]*Membership{a, b}, late...)...) }) {
-			t.Fatalf("seeds that started later were not found: joiner sees %v", names(b.Members()))
+			t.Fatalf("members started later did not join: joiner sees %v", names(b.Members()))
 		}
 	})
 }

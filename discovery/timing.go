@@ -46,10 +46,10 @@ type Timing struct {
 	// RetransmitMult * log10(members+1), rounded up. Higher is more robust
 	// to packet loss.
 	RetransmitMult int `yaml:"retransmitMult"`
-	// ReconnectInterval is how often, give or take half, a member tries to
-	// reach the seeds it does not see alive and the members it saw die
-	// lately. After a partition heals, the two sides find each other
-	// again within about one interval.
+	// ReconnectInterval is how often, give or take half, a member that saw
+	// others die lately tries to reach them and the seeds it does not see
+	// alive. After a partition heals, the two sides find each other again
+	// within about one interval. With nobody dead, nothing is sent.
 	ReconnectInterval time.Duration `yaml:"reconnectInterval"`
 	// ReconnectTimeout is how long a dead member is tried again before it
 	// is given up for good. Members that left gracefully are never tried.
@@ -119,7 +119,7 @@ func DefaultLocalTiming() Timing {
 		SuspicionMult:     3,                      // dead after about 1.5 s of suspicion
 		RetransmitMult:    4,                      // a busy host drops UDP too: as on a LAN
 		ReconnectInterval: 1 * time.Second,        // reconnecting on one host is cheap
-		ReconnectTimeout:  10 * time.Minute,       // a local member that is gone stays gone
+		ReconnectTimeout:  30 * time.Second,       // on one host a member that is gone stays gone
 	}
 }
 
