@@ -8,7 +8,7 @@
 // own, so a lab touches nothing in the machine's root namespace and
 // parallel labs, each in namespaces of its own, may use the same addresses.
 // The bridge is the lab's network: [Lab.Cut] takes a host's port down (its
-// packets go nowhere, in both directions) and [Lab.Heal] brings it back;
+// packets are lost, in both directions) and [Lab.Heal] brings it back;
 // [Lab.Block] drops, with nftables in the bridge's namespace, the packets
 // one host sends another, but not the other way round.
 //

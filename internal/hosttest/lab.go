@@ -173,9 +173,9 @@ func (h *Host) GossipAddr() string { return h.Addr(GossipPort) }
 func (h *Host) String() string { return h.Name }
 
 // Cut takes the host off the network: its bridge port goes down, so
-// nothing it sends arrives and nothing reaches it, without an error on
-// either side (the host sees its link lose carrier, as when a cable is
-// pulled).
+// nothing it sends arrives and nothing reaches it (the host sees its link
+// lose carrier, as when a cable is pulled). A new connection to it fails
+// after about 3 s, when its address gets no ARP answer.
 func (l *Lab) Cut(h *Host) {
 	l.t.Helper()
 	if err := l.inNet(l.tools.ip, "link", "set", h.Name, "down"); err != nil {
