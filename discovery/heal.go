@@ -81,14 +81,15 @@ func (h *healer) back(name string) {
 	delete(h.lost, name)
 }
 
-// start runs rounds every interval, jittered, until shutdown. alive
-// returns the addresses of the members seen alive, this one included.
-func (h *healer) start(ml *memberlist.Memberlist, alive func() map[string]bool) {
+// start runs rounds every interval, jittered, until shutdown. others
+// returns how many other members are alive, alive their addresses and
+// this member's.
+func (h *healer) start(ml *memberlist.Memberlist, others func() int, alive func() map[string]bool) {
 	h.wg.Add(1)
-	go h.run(ml, alive)
+	go h.run(ml, others, alive)
 }
 
-func (h *healer) run(ml *memberlist.Memberlist, alive func() map[string]bool) {
+func (h *healer) run(ml *memberlist.Memberlist, others func() int, alive func() map[string]bool) {
 	defer h.wg.Done()
 	for {
 		wait := h.interval/2 + time.Duration(rand.Int64N(int64(h.interval)))
@@ -99,22 +100,24 @@ func (h *healer) run(ml *memberlist.Memberlist, alive func() map[string]bool) {
 			return
 		case <-t.C:
 		}
-		h.round(ml, alive())
+		if !h.idle(others()) {
+			h.round(ml, alive())
+		}
 	}
+}
+
+// idle reports whether there is nothing to heal. A partition always
+// leaves members seen dead on each side: without any, and with others
+// alive, a round would send nothing, not even a seed lookup.
+func (h *healer) idle(others int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.lost) == 0 && others > 0
 }
 
 // round starts an attempt for each seed address and lost member not
 // seen alive, up to maxReconnects in flight.
 func (h *healer) round(ml *memberlist.Memberlist, alive map[string]bool) {
-	// A partition always leaves members seen dead on each side. Without
-	// any, and with company, there is nothing to heal: not even a seed
-	// name is resolved.
-	h.mu.Lock()
-	idle := len(h.lost) == 0 && len(alive) > 1
-	h.mu.Unlock()
-	if idle {
-		return
-	}
 	var targets []string
 	for _, seed := range h.seeds {
 		ctx, cancel := context.WithTimeout(h.ctx, h.interval)

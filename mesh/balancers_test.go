@@ -259,6 +259,10 @@ services:
 	client := m.Start(mesh.Config{Service: "client"})
 	meshtest.WaitEndpoints(t, client, "api", 3)
 	hc := client.NewClient("api")
+	// The ramp starts when the client learns of the endpoint, between
+	// here and WaitEndpoints' return: timed from here, the time to full
+	// share is never underestimated on a loaded machine.
+	start := time.Now()
 	m.Serve(mesh.Config{Service: "api"}, sleeper("new", 0))
 	meshtest.WaitEndpoints(t, client, "api", 4)
 	share := func() float64 {
@@ -271,7 +275,6 @@ services:
 		}
 		return float64(n) / float64(len(by))
 	}
-	start := time.Now()
 	early := share()
 	var late float64
 	meshtest.WaitFor(t, 10*time.Second, "the new endpoint's full share", func() bool {
