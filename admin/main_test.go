@@ -3,9 +3,9 @@ package admin_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/weftmesh/weft/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	leakcheck.Main(m)
 }

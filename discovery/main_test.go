@@ -2,32 +2,15 @@ package discovery
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/weftmesh/weft/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		// memberlist's probe of a peer ends up to one probe interval
-		// after Shutdown (it waits for its ack timer): give goroutines a
-		// few seconds to end before calling them leaked.
-		deadline := time.Now().Add(3 * time.Second)
-		for goleak.Find() != nil && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // waitFor polls cond until it holds or timeout passes, and reports whether
 // it held.

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/weftmesh/weft/internal/leakcheck"
 )
 
 // TestMain lets the smoke test start the test binary as either side of a
@@ -13,5 +13,5 @@ func TestMain(m *testing.M) {
 	if role, args, ok := sideRole(os.Args[1:]); ok {
 		os.Exit(runRole(role, args))
 	}
-	goleak.VerifyTestMain(m)
+	leakcheck.Main(m)
 }
