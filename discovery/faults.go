@@ -234,7 +234,22 @@ func (t *faultyTransport) Shutdown() error {
 		return errors.New("discovery: faults: transport already shut down")
 	}
 	close(t.stop)
+	// The inner transport's listeners block handing over what they
+	// received until someone takes it: drop it until they have stopped.
+	stopped := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-t.inner.PacketCh():
+			case c := <-t.inner.StreamCh():
+				_ = c.Close()
+			case <-stopped:
+				return
+			}
+		}
+	}()
 	err := t.inner.Shutdown()
+	close(stopped)
 	t.wg.Wait()
 	return err
 }
