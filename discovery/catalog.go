@@ -78,6 +78,7 @@ type catalog struct {
 	leaving   bool
 	selfAddr  string
 	peers     map[string]*peer
+	held      map[string]struct{} // every peer's wire: entries already held skip decoding
 	version   uint64
 	lastPrune time.Time
 	view      atomic.Pointer[View]
@@ -94,6 +95,7 @@ func newCatalog(local *Instance, wire []byte, retention time.Duration, logger *s
 		local:     local,
 		localWire: wire,
 		peers:     make(map[string]*peer),
+		held:      make(map[string]struct{}),
 	}
 	c.aliveCount.Store(1)
 	c.mu.Lock()
@@ -250,6 +252,15 @@ func (c *catalog) probed(name string) {
 // and newer than what the catalog had) it returns the entry's node name;
 // otherwise "".
 func (c *catalog) mergeEntry(buf []byte, from string) (relay string) {
+	// Push/pull states and relayed gossip repeat what a member already
+	// holds; an entry held byte for byte is old news, not worth decoding.
+	c.mu.Lock()
+	_, held := c.held[string(buf)]
+	held = held || bytes.Equal(buf, c.localWire)
+	c.mu.Unlock()
+	if held {
+		return ""
+	}
 	in, err := decodeEntry(buf)
 	if err != nil {
 		c.dropped.Add(1)
@@ -273,7 +284,11 @@ func (c *catalog) mergeEntry(buf []byte, from string) (relay string) {
 	if p.entry != nil && in.Seq <= p.entry.Seq {
 		return ""
 	}
+	if p.wire != nil {
+		delete(c.held, string(p.wire))
+	}
 	p.entry, p.wire = in, slices.Clone(buf)
+	c.held[string(p.wire)] = struct{}{}
 	if !p.member {
 		p.since = c.now()
 	}
@@ -361,6 +376,9 @@ func (c *catalog) maybePruneLocked() {
 	for name, p := range c.peers {
 		if !p.alive && now.Sub(p.since) > c.retention {
 			delete(c.peers, name)
+			if p.wire != nil {
+				delete(c.held, string(p.wire))
+			}
 		}
 	}
 }

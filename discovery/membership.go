@@ -162,6 +162,10 @@ func memberlistConfig(s *settings, name string) *memberlist.Config {
 	// tell it, as memberlist's presets do.
 	mc.GossipToTheDeadTime = t.PushPullInterval
 	mc.UDPBufferSize = udpBufferSize
+	// Compressing every gossip packet and push/pull costs more CPU than
+	// the bytes it saves are worth on a LAN; across a WAN bytes cost more.
+	// A member reads compressed messages either way.
+	mc.EnableCompression = t.Preset == PresetWAN
 	return mc
 }
 

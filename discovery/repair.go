@@ -58,9 +58,12 @@ func (r *repairer) track(p *peer, now time.Time) {
 	}
 }
 
-// dueRepairs returns the addresses of the peers to repair now, pushes their next
-// attempt back, and returns when the next attempt is due (zero if none).
-func (c *catalog) dueRepairs() (addrs []string, next time.Time) {
+// dueRepair returns the address of one peer to repair now and pushes its
+// next attempt back, or "" if none is due; next is when the earliest
+// other attempt is due (zero if none). One exchange at a time: a push/pull
+// brings every entry the peer holds, which often mends other lags too, so
+// the next due peer is chosen only after it.
+func (c *catalog) dueRepair() (addr string, next time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -69,8 +72,8 @@ func (c *catalog) dueRepairs() (addrs []string, next time.Time) {
 		if !rs.lagging {
 			continue
 		}
-		if !rs.due.After(now) {
-			addrs = append(addrs, p.addr)
+		if addr == "" && !rs.due.After(now) {
+			addr = p.addr
 			rs.due = now.Add(rs.backoff)
 			rs.backoff = min(2*rs.backoff, c.repairs.ceiling)
 		}
@@ -78,7 +81,7 @@ func (c *catalog) dueRepairs() (addrs []string, next time.Time) {
 			next = rs.due
 		}
 	}
-	return addrs, next
+	return addr, next
 }
 
 // run performs repairs until stopped. Each exchange takes at most
@@ -95,8 +98,14 @@ func (r *repairer) run(c *catalog, ml *memberlist.Memberlist, count func()) {
 		case <-r.kick:
 		case <-timer.C:
 		}
-		addrs, next := c.dueRepairs()
-		for _, addr := range addrs {
+		for {
+			addr, next := c.dueRepair()
+			if addr == "" {
+				if !next.IsZero() {
+					timer.Reset(max(time.Until(next), time.Millisecond))
+				}
+				break
+			}
 			select {
 			case <-r.stop:
 				return
@@ -105,9 +114,6 @@ func (r *repairer) run(c *catalog, ml *memberlist.Memberlist, count func()) {
 			// Join with a current member is a plain push/pull exchange.
 			_, _ = ml.Join([]string{addr})
 			count()
-		}
-		if !next.IsZero() {
-			timer.Reset(max(time.Until(next), time.Millisecond))
 		}
 	}
 }
