@@ -11,6 +11,7 @@ import (
 
 // memberlist message types (memberlist v0.7.0 net.go), not exported.
 const (
+	mlAliveMsg    = 4
 	mlPushPullMsg = 6
 	mlUserMsg     = 8
 )
