@@ -229,6 +229,22 @@ func (c *catalog) aliveAddrs() map[string]bool {
 	return out
 }
 
+// aliveAt reports whether the member at addr, this one included, is
+// alive. It allocates nothing.
+func (c *catalog) aliveAt(addr string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if addr == c.selfAddr {
+		return true
+	}
+	for _, p := range c.peers {
+		if p.alive && p.addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
 // suspect records that this member's probe of name failed.
 func (c *catalog) suspect(name string) {
 	c.mu.Lock()

@@ -38,10 +38,11 @@ type Config struct {
 	// Join lists seed members as host:port, the host an IP address or a
 	// DNS name. Names are resolved again at every attempt, so a name with
 	// many addresses (a Kubernetes headless Service, say) stands for all
-	// of them. Start joins through the first seed that answers; after a
-	// partition, the member re-joins the seeds it does not see alive. If
-	// empty, the member starts a new mesh and waits to be
-	// joined.
+	// of them. Start joins through the first seed that answers, never
+	// through the member's own address; a member that is itself a seed
+	// and reaches no other starts the mesh. While it runs, the member
+	// re-joins the seeds it does not see alive. If empty, the member
+	// starts a new mesh and waits to be joined.
 	Join []string
 
 	// Timing tunes failure detection, dissemination and healing. Its zero

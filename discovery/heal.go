@@ -19,7 +19,14 @@ import (
 // time) and the members it saw die within Timing.ReconnectTimeout. One
 // successful exchange of state is enough: each side learns it was
 // declared dead, refutes, and gossip carries the news to everyone else.
-// With nobody dead lately, a round costs nothing.
+//
+// Seeds are watched even when nobody died: members started together can
+// join in separate groups (A with B while C joins D), which no death
+// would ever reveal, and every group holds a seed the others miss. A
+// round in which nobody died and every seed address last resolved is
+// alive sends nothing and resolves nothing; a seed address not seen
+// alive for Timing.ReconnectTimeout is given up until a later resolution
+// no longer holds it.
 
 // maxReconnects bounds the attempts in flight at once, so that a member
 // that saw many others die does not flood the network.
@@ -38,9 +45,10 @@ type healer struct {
 	logger   *slog.Logger
 	count    *atomic.Uint64
 
-	mu       sync.Mutex
-	lost     map[string]lostPeer // by node name
-	inflight map[string]bool     // by address
+	mu        sync.Mutex
+	lost      map[string]lostPeer  // by node name
+	inflight  map[string]bool      // by address
+	seedAddrs map[string]time.Time // last resolved; when first missed, zero while alive
 
 	ctx    context.Context // ends at shutdown
 	cancel context.CancelFunc
@@ -82,14 +90,15 @@ func (h *healer) back(name string) {
 }
 
 // start runs rounds every interval, jittered, until shutdown. others
-// returns how many other members are alive, alive their addresses and
-// this member's.
-func (h *healer) start(ml *memberlist.Memberlist, others func() int, alive func() map[string]bool) {
+// returns how many other members are alive, aliveAt whether the member
+// at an address (this one included) is alive, alive the addresses of
+// all of them.
+func (h *healer) start(ml *memberlist.Memberlist, others func() int, aliveAt func(string) bool, alive func() map[string]bool) {
 	h.wg.Add(1)
-	go h.run(ml, others, alive)
+	go h.run(ml, others, aliveAt, alive)
 }
 
-func (h *healer) run(ml *memberlist.Memberlist, others func() int, alive func() map[string]bool) {
+func (h *healer) run(ml *memberlist.Memberlist, others func() int, aliveAt func(string) bool, alive func() map[string]bool) {
 	defer h.wg.Done()
 	for {
 		wait := h.interval/2 + time.Duration(rand.Int64N(int64(h.interval)))
@@ -100,25 +109,43 @@ func (h *healer) run(ml *memberlist.Memberlist, others func() int, alive func() 
 			return
 		case <-t.C:
 		}
-		if !h.idle(others()) {
+		if !h.idle(others(), aliveAt, time.Now()) {
 			h.round(ml, alive())
 		}
 	}
 }
 
-// idle reports whether there is nothing to heal. A partition always
-// leaves members seen dead on each side: without any, and with others
-// alive, a round would send nothing, not even a seed lookup.
-func (h *healer) idle(others int) bool {
+// idle reports whether there is nothing to heal: nobody seen dead, others
+// alive, and every seed address last resolved alive or given up. It
+// allocates nothing.
+func (h *healer) idle(others int, aliveAt func(string) bool, now time.Time) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.lost) == 0 && others > 0
+	if len(h.lost) > 0 || others == 0 {
+		return false
+	}
+	if h.seedAddrs == nil && len(h.seeds) > 0 {
+		return false // not resolved yet
+	}
+	idle := true
+	for a, missed := range h.seedAddrs {
+		switch {
+		case aliveAt(a):
+			h.seedAddrs[a] = time.Time{}
+		case missed.IsZero():
+			h.seedAddrs[a] = now
+			idle = false
+		case now.Sub(missed) <= h.timeout:
+			idle = false
+		}
+	}
+	return idle
 }
 
 // round starts an attempt for each seed address and lost member not
 // seen alive, up to maxReconnects in flight.
 func (h *healer) round(ml *memberlist.Memberlist, alive map[string]bool) {
-	var targets []string
+	var resolved []string
 	for _, seed := range h.seeds {
 		ctx, cancel := context.WithTimeout(h.ctx, h.interval)
 		addrs, err := resolveSeed(ctx, seed)
@@ -127,14 +154,26 @@ func (h *healer) round(ml *memberlist.Memberlist, alive map[string]bool) {
 			h.logger.Debug("discovery: reconnect: seed does not resolve", "seed", seed, "err", err)
 			continue
 		}
-		for _, a := range addrs {
-			if !alive[a] {
-				targets = append(targets, a)
-			}
-		}
+		resolved = append(resolved, addrs...)
 	}
 	now := time.Now()
 	h.mu.Lock()
+	seedAddrs := make(map[string]time.Time, len(resolved))
+	var targets []string
+	for _, a := range resolved {
+		missed := h.seedAddrs[a]
+		switch {
+		case alive[a]:
+			missed = time.Time{}
+		case missed.IsZero():
+			missed = now
+			targets = append(targets, a)
+		case now.Sub(missed) <= h.timeout:
+			targets = append(targets, a)
+		}
+		seedAddrs[a] = missed
+	}
+	h.seedAddrs = seedAddrs
 	for name, p := range h.lost {
 		switch {
 		case now.Sub(p.since) > h.timeout:

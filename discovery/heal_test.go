@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,5 +133,59 @@ func TestDeadMembersAreGivenUpAfterReconnectTimeout(t *testing.T) {
 	defer h.mu.Unlock()
 	if len(h.lost) != 0 || len(h.inflight) != 0 {
 		t.Errorf("after the timeout: lost %v, in flight %v; want both empty", h.lost, h.inflight)
+	}
+}
+
+// TestHealerJoinsGroupsNoDeathReveals forms two groups that never saw
+// each other, as members started together can: A, one of two seeds,
+// starts the mesh before B runs and C joins it; B starts alone and D
+// joins it. Nobody ever died, yet A misses a seed, and joins it.
+func TestHealerJoinsGroupsNoDeathReveals(t *testing.T) {
+	pa := net.JoinHostPort("127.0.0.1", freePort(t, "127.0.0.1"))
+	pb := net.JoinHostPort("127.0.0.1", freePort(t, "127.0.0.1"))
+	cfg, _ := healConfig(t, "a", pa, pb)
+	cfg.BindAddr = pa
+	a := start(t, cfg) // B does not run: A starts the mesh
+	cfg, _ = healConfig(t, "c", pa)
+	c := start(t, cfg)
+	cfg, _ = healConfig(t, "b", pb) // its own address only: B starts alone
+	cfg.BindAddr = pb
+	b := start(t, cfg)
+	cfg, _ = healConfig(t, "d", pb)
+	d := start(t, cfg)
+	if !waitFor(t, 10*time.Second, func() bool { return converged(a, b, c, d) }) {
+		t.Fatalf("the groups never met: a sees %v, b sees %v", names(a.Members()), names(b.Members()))
+	}
+	if a.Stats().Reconnects == 0 {
+		t.Error("the groups met without a reconnect counted")
+	}
+}
+
+// TestHealerIdleRoundAllocatesNothing checks the check a healthy member
+// runs every interval: nobody dead, every seed alive.
+func TestHealerIdleRoundAllocatesNothing(t *testing.T) {
+	var count atomic.Uint64
+	h := newHealer(DefaultLocalTiming(), []string{"127.0.0.1:1", "127.0.0.1:2"}, discardLogger(), &count)
+	defer h.shutdown()
+	h.round(nil, map[string]bool{"127.0.0.1:1": true, "127.0.0.1:2": true})
+	aliveAt := func(string) bool { return true }
+	now := time.Now()
+	if !h.idle(3, aliveAt, now) {
+		t.Fatal("not idle with every seed alive and nobody dead")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { h.idle(3, aliveAt, now) }); allocs != 0 {
+		t.Errorf("an idle check allocates %v times, want 0", allocs)
+	}
+	// A seed missing is worked on until it has been missed for
+	// ReconnectTimeout, then given up.
+	missing := func(a string) bool { return a != "127.0.0.1:2" }
+	if h.idle(3, missing, now) {
+		t.Error("idle with a seed missing")
+	}
+	if h.idle(3, missing, now.Add(h.timeout)) {
+		t.Error("idle with a seed missing for ReconnectTimeout")
+	}
+	if !h.idle(3, missing, now.Add(h.timeout+time.Second)) {
+		t.Error("a seed missing for longer than ReconnectTimeout is still worked on")
 	}
 }

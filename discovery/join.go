@@ -88,11 +88,18 @@ func join(ctx context.Context, ml *memberlist.Memberlist, seeds []string, timeou
 	}
 	backoff := joinBackoffMin
 	for attempt := 1; ; attempt++ {
-		errs := joinSeeds(ctx, ml, seeds)
-		if errs == nil {
+		errs, first := joinSeeds(ctx, ml, seeds)
+		if errs == nil && !first {
 			if attempt > 1 {
 				logger.Info("discovery: joined the mesh", "attempts", attempt)
 			}
+			return nil
+		}
+		if first {
+			for _, err := range errs {
+				logger.Warn("discovery: seed did not answer", "err", err)
+			}
+			logger.Info("discovery: no other seed answered; this member, one of the seeds, starts the mesh and joins the others when they answer")
 			return nil
 		}
 		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
@@ -114,10 +121,18 @@ func join(ctx context.Context, ml *memberlist.Memberlist, seeds []string, timeou
 // started together spread over the seeds, until one answers. It returns
 // nil on success, else one error per address (or per seed that did not
 // resolve).
-func joinSeeds(ctx context.Context, ml *memberlist.Memberlist, seeds []string) []error {
+//
+// The member's own address is not tried: a seed list shared by every
+// member (a DNS name of all of them, say) holds it, and joining oneself
+// succeeds without reaching anyone. When no other seed answers and the
+// member is one of the seeds, it starts as the first member of its mesh;
+// the healer joins it to the other seeds once they run: first is then
+// true, with the errors of the other seeds.
+func joinSeeds(ctx context.Context, ml *memberlist.Memberlist, seeds []string) (errs []error, first bool) {
+	self := localAddr(ml)
 	type target struct{ seed, addr string }
 	var targets []target
-	var errs []error
+	isSeed := false
 	for _, seed := range seeds {
 		addrs, err := resolveSeed(ctx, seed)
 		if err != nil {
@@ -125,6 +140,10 @@ func joinSeeds(ctx context.Context, ml *memberlist.Memberlist, seeds []string) [
 			continue
 		}
 		for _, a := range addrs {
+			if a == self {
+				isSeed = true
+				continue
+			}
 			targets = append(targets, target{seed, a})
 		}
 	}
@@ -135,15 +154,25 @@ func joinSeeds(ctx context.Context, ml *memberlist.Memberlist, seeds []string) [
 		}
 		_, err := ml.Join([]string{t.addr})
 		if err == nil {
-			return nil
+			return nil, false
 		}
 		err = unwrapMulti(err)
 		errs = append(errs, &SeedError{Seed: t.seed, Addr: t.addr, Reason: joinReason(err), Err: err})
 	}
+	if isSeed && ctx.Err() == nil {
+		return errs, true
+	}
 	if len(errs) == 0 {
 		errs = append(errs, ctx.Err())
 	}
-	return errs
+	return errs, false
+}
+
+// localAddr returns the address other members reach ml at, as seeds
+// list it.
+func localAddr(ml *memberlist.Memberlist) string {
+	n := ml.LocalNode()
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 }
 
 // checkSeed reports whether seed is a usable host:port.

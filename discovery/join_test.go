@@ -217,3 +217,50 @@ func TestJoinGivesUpByDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinSkipsOwnAddress gives members a seed list that holds their own
+// address, as a DNS name of every member does. Joining oneself succeeds
+// without reaching anyone; a member must reach another seed instead, or,
+// when none answers, start the mesh.
+func TestJoinSkipsOwnAddress(t *testing.T) {
+	a := start(t, testConfig(t, "first"))
+	own := func() string { return net.JoinHostPort("127.0.0.1", freePort(t, "127.0.0.1")) }
+	t.Run("another seed runs", func(t *testing.T) {
+		// In random order, a member that could join itself would do so
+		// in half of the starts.
+		for range 6 {
+			cfg := testConfig(t, "joiner")
+			cfg.BindAddr = own()
+			cfg.Join = []string{cfg.BindAddr, a.Addr()}
+			b := start(t, cfg)
+			if n := b.Stats().Members; n < 2 {
+				t.Fatalf("joined with %d member(s) in view: it joined itself, not the running seed", n)
+			}
+			b.Close()
+		}
+	})
+	t.Run("the only seed", func(t *testing.T) {
+		cfg := testConfig(t, "alone")
+		cfg.BindAddr = own()
+		cfg.Join = []string{cfg.BindAddr}
+		b := start(t, cfg)
+		if n := b.Stats().Members; n != 1 {
+			t.Errorf("%d members, want 1", n)
+		}
+	})
+	t.Run("no other seed answers", func(t *testing.T) {
+		cfg := testConfig(t, "seed")
+		cfg.BindAddr = own()
+		late := own()
+		cfg.Join = []string{late, cfg.BindAddr}
+		b := start(t, cfg) // starts the mesh
+		// The other seed starts later and joins it through the list.
+		lc := testConfig(t, "seed")
+		lc.BindAddr = late
+		lc.Join = []string{late, cfg.BindAddr}
+		c := start(t, lc)
+		if !waitFor(t, 5*time.Second, func() bool { return converged(b, c) }) {
+			t.Fatalf("the seeds did not find each other: %v", names(b.Members()))
+		}
+	})
+}

@@ -130,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Membership, error) {
 	// The join's push/pull gave our entry to the seed only; gossip takes
 	// it to everyone else.
 	m.queue.QueueBroadcast(&entryBroadcast{node: local.Node, msg: wire})
-	m.heal.start(ml, func() int { return int(m.cat.aliveCount.Load()) - 1 }, m.cat.aliveAddrs)
+	m.heal.start(ml, func() int { return int(m.cat.aliveCount.Load()) - 1 }, m.cat.aliveAt, m.cat.aliveAddrs)
 	return m, nil
 }
 

@@ -50,10 +50,12 @@ type Timing struct {
 	// ReconnectInterval is how often, give or take half, a member that saw
 	// others die lately tries to reach them and the seeds it does not see
 	// alive. After a partition heals, the two sides find each other again
-	// within about one interval. With nobody dead, nothing is sent.
+	// within about one interval. With nobody dead and every seed alive,
+	// nothing is sent.
 	ReconnectInterval time.Duration `yaml:"reconnectInterval"`
-	// ReconnectTimeout is how long a dead member is tried again before it
-	// is given up for good. Members that left gracefully are never tried.
+	// ReconnectTimeout is how long a dead member, or a seed address not
+	// seen alive, is tried again before it is given up. Members that left
+	// gracefully are never tried.
 	ReconnectTimeout time.Duration `yaml:"reconnectTimeout"`
 }
 
