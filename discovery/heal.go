@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,11 +27,19 @@ import (
 // round in which nobody died and every seed address last resolved is
 // alive sends nothing and resolves nothing; a seed address not seen
 // alive for Timing.ReconnectTimeout is given up until a later resolution
-// no longer holds it.
+// no longer holds it. Seed host names are resolved again every
+// resolveEvery rounds even then: a name's records change (the pods
+// behind a Kubernetes headless Service), and members that each found
+// only themselves under the name when they started meet once it lists
+// them all.
 
 // maxReconnects bounds the attempts in flight at once, so that a member
 // that saw many others die does not flood the network.
 const maxReconnects = 4
+
+// resolveEvery is how many intervals may pass without seed host names
+// being resolved again: 30 s with the lan preset.
+const resolveEvery = 15
 
 // lostPeer is a member seen dead (not left), to be tried again.
 type lostPeer struct {
@@ -49,6 +58,8 @@ type healer struct {
 	lost      map[string]lostPeer  // by node name
 	inflight  map[string]bool      // by address
 	seedAddrs map[string]time.Time // last resolved; when first missed, zero while alive
+	names     bool                 // some seed is a host name, not an address
+	resolved  time.Time            // when the seeds were last resolved
 
 	ctx    context.Context // ends at shutdown
 	cancel context.CancelFunc
@@ -57,7 +68,13 @@ type healer struct {
 
 func newHealer(t Timing, seeds []string, logger *slog.Logger, count *atomic.Uint64) *healer {
 	ctx, cancel := context.WithCancel(context.Background())
+	names := false
+	for _, s := range seeds {
+		host, _, _ := net.SplitHostPort(s)
+		names = names || net.ParseIP(host) == nil
+	}
 	return &healer{
+		names:    names,
 		interval: t.ReconnectInterval,
 		timeout:  t.ReconnectTimeout,
 		seeds:    seeds,
@@ -116,8 +133,8 @@ func (h *healer) run(ml *memberlist.Memberlist, others func() int, aliveAt func(
 }
 
 // idle reports whether there is nothing to heal: nobody seen dead, others
-// alive, and every seed address last resolved alive or given up. It
-// allocates nothing.
+// alive, every seed address last resolved alive or given up, and seed
+// names resolved within resolveEvery intervals. It allocates nothing.
 func (h *healer) idle(others int, aliveAt func(string) bool, now time.Time) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -126,6 +143,9 @@ func (h *healer) idle(others int, aliveAt func(string) bool, now time.Time) bool
 	}
 	if h.seedAddrs == nil && len(h.seeds) > 0 {
 		return false // not resolved yet
+	}
+	if h.names && now.Sub(h.resolved) >= resolveEvery*h.interval {
+		return false
 	}
 	idle := true
 	for a, missed := range h.seedAddrs {
@@ -174,6 +194,7 @@ func (h *healer) round(ml *memberlist.Memberlist, alive map[string]bool) {
 		seedAddrs[a] = missed
 	}
 	h.seedAddrs = seedAddrs
+	h.resolved = now
 	for name, p := range h.lost {
 		switch {
 		case now.Sub(p.since) > h.timeout:

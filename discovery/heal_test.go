@@ -1,7 +1,9 @@
 package discovery
 
 import (
+	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,5 +189,58 @@ func TestHealerIdleRoundAllocatesNothing(t *testing.T) {
 	}
 	if !h.idle(3, missing, now.Add(h.timeout+time.Second)) {
 		t.Error("a seed missing for longer than ReconnectTimeout is still worked on")
+	}
+}
+
+// TestHealerFollowsSeedNameRecords starts two groups whose seed name
+// listed only their own first member when they started, as the records of
+// a Kubernetes headless Service may: nothing is dead and every seed
+// address is alive, yet once the name lists both, the groups meet.
+func TestHealerFollowsSeedNameRecords(t *testing.T) {
+	port := freePort(t, "127.0.0.1", "127.0.0.2")
+	var mu sync.Mutex
+	records := map[string][]string{"seeds.weft.test": {"127.0.0.1"}, "other.weft.test": {"127.0.0.2"}}
+	old := lookupHost
+	lookupHost = func(_ context.Context, host string) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return records[host], nil
+	}
+	t.Cleanup(func() { lookupHost = old })
+	pa, pb := net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("127.0.0.2", port)
+
+	cfg, _ := healConfig(t, "a", net.JoinHostPort("seeds.weft.test", port))
+	cfg.BindAddr = pa
+	a := start(t, cfg)
+	cfg, _ = healConfig(t, "c", pa)
+	c := start(t, cfg)
+	cfg, _ = healConfig(t, "b", net.JoinHostPort("other.weft.test", port))
+	cfg.BindAddr = pb
+	b := start(t, cfg)
+	cfg, _ = healConfig(t, "d", pb)
+	d := start(t, cfg)
+	if !waitFor(t, 10*time.Second, func() bool { return len(a.Members()) == 2 && len(b.Members()) == 2 }) {
+		t.Fatalf("groups did not form: a sees %v, b sees %v", names(a.Members()), names(b.Members()))
+	}
+	resolved := func() bool {
+		a.heal.mu.Lock()
+		defer a.heal.mu.Unlock()
+		return a.heal.seedAddrs != nil
+	}
+	if !waitFor(t, 10*time.Second, resolved) {
+		t.Fatal("a's healer never resolved its seed")
+	}
+	if converged(a, b, c, d) {
+		t.Fatal("the groups met before the name listed both")
+	}
+
+	mu.Lock()
+	records["seeds.weft.test"] = []string{"127.0.0.1", "127.0.0.2"}
+	mu.Unlock()
+	if !waitFor(t, 20*time.Second, func() bool { return converged(a, b, c, d) }) {
+		t.Fatalf("the groups never met: a sees %v, b sees %v", names(a.Members()), names(b.Members()))
+	}
+	if a.Stats().Reconnects == 0 {
+		t.Error("the groups met without a reconnect counted")
 	}
 }

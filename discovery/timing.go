@@ -51,7 +51,8 @@ type Timing struct {
 	// others die lately tries to reach them and the seeds it does not see
 	// alive. After a partition heals, the two sides find each other again
 	// within about one interval. With nobody dead and every seed alive,
-	// nothing is sent.
+	// nothing is sent; seed host names are resolved again every 15
+	// intervals all the same, to find members a name lists only later.
 	ReconnectInterval time.Duration `yaml:"reconnectInterval"`
 	// ReconnectTimeout is how long a dead member, or a seed address not
 	// seen alive, is tried again before it is given up. Members that left
