@@ -47,7 +47,7 @@ type Node struct {
 
 	policy atomic.Pointer[policy.Policy]
 	// installing is the policy being applied, ahead of policy while the
-	// router rebuilds: connections follow its mTLS modes.
+	// engine rebuilds: connections follow its mTLS modes.
 	installing atomic.Pointer[policy.Policy]
 	identity   *security.Identity // nil without security.identity
 	ready      chan struct{}

@@ -172,7 +172,7 @@ func TestObservedRetry(t *testing.T) {
 		t.Errorf("the server saw trace contexts %v, the good attempts wrote %v", got, want)
 	}
 
-	// The dialer reports its destinations as the router does.
+	// The dialer reports its destinations as HTTP clients do.
 	ds := d.Destinations()
 	if len(ds) != 1 || ds[0].Service != "payments" || ds[0].Ready != 2 || len(ds[0].Endpoints) != 2 {
 		t.Errorf("destinations %+v", ds)
