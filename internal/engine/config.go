@@ -42,8 +42,8 @@ const (
 // take the defaults section's value, then the default stated on the field.
 type DestinationConfig struct {
 	// LoadBalancer names the balancer, one registered with
-	// [resilience.Register]: "round_robin", "least_request", "peak_ewma",
-	// "ring_hash" or "random". If empty, [DefaultLoadBalancer].
+	// [resilience.Register] ([Builtin] lists those the engine offers). If
+	// empty, [DefaultLoadBalancer].
 	LoadBalancer string `yaml:"loadBalancer"`
 	// HashKey names the header (gRPC: metadata key) or cookie a hashing
 	// balancer hashes; set it with such a balancer and only with it.
