@@ -94,8 +94,11 @@ func (c DestinationConfig) balancer() resilience.BalancerConfig {
 }
 
 // WithDefaults returns c with every default applied: the load balancer,
-// the timeout, the protocol and the retry policy (whose own zero fields take
-// [retry.Config]'s defaults). The engine uses the result as it is.
+// the timeout, the protocol, the retry policy and, when set, the breakers
+// and outlier detection, whose own zero fields take the defaults of
+// [retry.Config], [breaker.Config] and [outlier.Config]. It copies what it
+// fills, never changing what c points to. The engine uses the result as
+// it is.
 func (c DestinationConfig) WithDefaults() DestinationConfig {
 	if c.LoadBalancer == "" {
 		c.LoadBalancer = DefaultLoadBalancer
@@ -111,6 +114,14 @@ func (c DestinationConfig) WithDefaults() DestinationConfig {
 		r = c.Retries.WithDefaults()
 	}
 	c.Retries = &r
+	if c.CircuitBreaker != nil {
+		b := c.CircuitBreaker.WithDefaults()
+		c.CircuitBreaker = &b
+	}
+	if c.OutlierDetection != nil {
+		o := c.OutlierDetection.WithDefaults()
+		c.OutlierDetection = &o
+	}
 	return c
 }
 
