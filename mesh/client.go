@@ -93,6 +93,6 @@ func Wrap(h http.Handler) http.Handler {
 			http.Error(w, ErrNotStarted.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		n.inbound.Serve(w, r, h)
+		n.serveHTTP.Serve(w, r, h)
 	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/internal/engine"
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/security"
@@ -31,8 +32,11 @@ type Node struct {
 	members *discovery.Membership
 	engine  *engine.Engine     // the client engine HTTP and gRPC share
 	http    *transport.Clients // the HTTP side of the node's clients
-	inbound transport.Inbound
-	watcher *policy.Watcher // nil without a policy file
+	// inbound is the server side HTTP and gRPC share: security, limits,
+	// observer, counters; serveHTTP is HTTP's middleware over it.
+	inbound   inbound.Gate
+	serveHTTP *transport.Inbound
+	watcher   *policy.Watcher // nil without a policy file
 	// adminSide is the admin endpoint and what feeds it; nil without an
 	// admin address.
 	adminSide *adminSide
@@ -43,7 +47,7 @@ type Node struct {
 
 	policy atomic.Pointer[policy.Policy]
 	// installing is the policy being applied, ahead of policy while the
-	// router rebuilds: connections follow its mTLS modes.
+	// engine rebuilds: connections follow its mTLS modes.
 	installing atomic.Pointer[policy.Policy]
 	identity   *security.Identity // nil without security.identity
 	ready      chan struct{}
@@ -161,8 +165,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// setUp makes the client engine, the HTTP clients and the inbound
-// settings for the first policy.
+// setUp makes the client engine, the HTTP clients, the HTTP middleware
+// and the inbound settings for the first policy.
 func (n *Node) setUp(pol *policy.Policy) error {
 	n.engine = engine.New(engine.Config{Source: n.cfg.Service, Zone: n.cfg.Zone, Logger: n.logger, TLS: n.clientTLS})
 	if err := n.engine.UpdateRouting(pol.Routing()); err != nil {
@@ -170,6 +174,7 @@ func (n *Node) setUp(pol *policy.Policy) error {
 	}
 	n.http = transport.NewClients(transport.Config{Engine: n.engine})
 	n.http.SetEgress(pol.Egress)
+	n.serveHTTP = transport.NewInbound(&n.inbound)
 	if err := n.inbound.SetLimits(inboundLimits(pol, n.cfg.Service)); err != nil {
 		return fmt.Errorf("mesh: inbound limits of %s: %w", n.cfg.Service, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/weftmesh/weft/admin"
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/internal/policy"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/security/authz"
@@ -87,7 +88,7 @@ func usesTLS(m security.Mode) bool { return m == security.Strict || m == securit
 // commit puts it in force, abort drops what was built for it.
 type pendingSecurity struct {
 	n     *Node
-	sec   transport.InboundSecurity
+	sec   inbound.Security
 	built []func() // closes what was built for this policy and is not in force yet
 }
 
@@ -121,7 +122,7 @@ func (ps *pendingSecurity) abort() {
 // and external authorization whose settings did not change are kept as
 // they are, with their caches and connections.
 func (n *Node) inboundSecurity(p *policy.Policy) (*pendingSecurity, error) {
-	ps := &pendingSecurity{n: n, sec: transport.InboundSecurity{Logger: n.logger, Service: n.cfg.Service}}
+	ps := &pendingSecurity{n: n, sec: inbound.Security{Logger: n.logger, Service: n.cfg.Service}}
 	in := p.Services[n.cfg.Service].Inbound
 	if err := n.endUserChecks(ps, in); err != nil {
 		ps.abort()
@@ -248,10 +249,10 @@ func (n *Node) listen(l net.Listener) net.Listener {
 
 // EndUserStats counts what end-user authentication and external
 // authorization refused on this node, HTTP and gRPC together.
-type EndUserStats = transport.EndUserStats
+type EndUserStats = admin.EndUserStatus
 
 // EndUserStats returns the node's end-user counters.
-func (n *Node) EndUserStats() EndUserStats { return n.inbound.EndUserStats() }
+func (n *Node) EndUserStats() EndUserStats { return EndUserStats(n.inbound.EndUserStats()) }
 
 // identityStatus returns the identity part of Status, nil without one.
 func (n *Node) identityStatus() *admin.IdentityStatus {

@@ -18,7 +18,7 @@ import (
 // Wrap returns h behind the node's inbound middleware. Use it when you run
 // your own server and publish it with [Node.Serve]; ListenAndServe wraps
 // for you.
-func (n *Node) Wrap(h http.Handler) http.Handler { return n.inbound.Wrap(h) }
+func (n *Node) Wrap(h http.Handler) http.Handler { return n.serveHTTP.Wrap(h) }
 
 // ListenAndServe listens on addr ("127.0.0.1:0" picks a free port) and
 // serves Wrap(h) there, publishing the endpoint in the catalog once

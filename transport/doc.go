@@ -17,10 +17,14 @@
 //	                  the destination's own mutual-TLS pool that checks
 //	                  the service's SPIFFE ID
 //
-// Server side, [Inbound] is an http.Handler middleware that identifies the
-// caller, applies authorization and the service's inbound limits, turns
-// the caller's deadline and hop marker into the request context, counts
-// requests and, while the node drains, asks keep-alive clients to close
-// their connections. gRPC servers (package transport/rpc) share it
-// through [Inbound.Admit].
+// Server side, [Inbound] is an http.Handler middleware over the node's
+// inbound gate (internal/inbound), which gRPC servers (package
+// transport/rpc) share: it identifies the caller, applies authorization
+// and the service's inbound limits, turns the caller's deadline and hop
+// marker into the request context, counts requests and, while the node
+// drains, asks keep-alive clients to close their connections.
+//
+// Both sides are adapters over the node's two protocol-neutral cores, so
+// package mesh makes them: [NewClients] over its client engine,
+// [NewInbound] over its gate.
 package transport

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/internal/jwttest"
 	"github.com/weftmesh/weft/security/authz"
 	"github.com/weftmesh/weft/security/jwtauth"
@@ -25,7 +26,7 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(code int)        { d.status = code }
 
-// inboundCase is an Inbound with the end-user settings of one benchmark
+// inboundCase is HTTP's inbound middleware with the end-user settings of one benchmark
 // row, and a request with a valid token for it.
 type inboundCase struct {
 	in    *transport.Inbound
@@ -38,8 +39,8 @@ type inboundCase struct {
 func newInboundCase(tb testing.TB, jwt, rules bool) *inboundCase {
 	tb.Helper()
 	key := jwttest.RSA(tb, 0, "k1")
-	in := new(transport.Inbound)
-	sec := transport.InboundSecurity{Service: "payments"}
+	g := new(inbound.Gate)
+	sec := inbound.Security{Service: "payments"}
 	if jwt {
 		a, err := jwtauth.New(jwtauth.Config{LogClaims: []string{"sub"}, Issuers: []jwtauth.Issuer{{Issuer: "https://id.example/", Audiences: []string{"payments"},
 			JWKS: jwtauth.JWKS{File: jwttest.WriteKeySet(tb, key)}}}}, jwtauth.Options{Service: "payments"})
@@ -57,12 +58,12 @@ func newInboundCase(tb testing.TB, jwt, rules bool) *inboundCase {
 		sec.Authorization = p
 	}
 	if jwt || rules {
-		in.SetSecurity(sec)
+		g.SetSecurity(sec)
 	}
 	now := time.Now()
 	tok := key.Sign(tb, map[string]any{"iss": "https://id.example/", "aud": "payments", "sub": "alice", "scope": "payments.write",
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
-	c := &inboundCase{in: in, auth: []string{"Bearer " + tok}, w: &discard{h: http.Header{}}}
+	c := &inboundCase{in: transport.NewInbound(g), auth: []string{"Bearer " + tok}, w: &discard{h: http.Header{}}}
 	c.req = &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/charge"}, Header: http.Header{}, RemoteAddr: "127.0.0.1:5000", Proto: "HTTP/1.1"}
 	return c
 }

@@ -2,19 +2,16 @@ package transport
 
 import (
 	"context"
-	"crypto/x509"
 	"io"
-	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/weftmesh/weft/internal/engine"
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/internal/tracectx"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/security"
-	"github.com/weftmesh/weft/security/authz"
 	"github.com/weftmesh/weft/security/claims"
 	"github.com/weftmesh/weft/security/extauthz"
 	"github.com/weftmesh/weft/security/jwtauth"
@@ -23,135 +20,32 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
-// Inbound is the server side of a node: the middleware every inbound
-// request passes through. Its zero value is ready to use.
+// Inbound is the HTTP side of a node's inbound gate: the middleware every
+// inbound HTTP request passes through. The gate (internal/inbound) holds
+// the security settings, limits, observer and counters it applies, which
+// the node's gRPC servers share.
 type Inbound struct {
-	draining  atomic.Bool
-	inFlight  atomic.Int64
-	served    atomic.Uint64
-	limiter   atomic.Pointer[limit.Limiter]   // nil: no limits
-	security  atomic.Pointer[InboundSecurity] // nil: no identities, no rules
-	denied    atomic.Uint64
-	wouldDeny atomic.Uint64
-	dryRunLog logEvery                           // dry-run denials, logged at most once a second
-	observer  atomic.Pointer[inboundObserverRef] // nil: nobody observes
-
-	unauthenticated atomic.Uint64
-	externalDenied  atomic.Uint64
-	externalFailed  atomic.Uint64
-	externalCached  atomic.Uint64
-	tokenLog        logEvery // refused tokens, logged at most once a second
-	externalLog     logEvery // failed external checks, likewise
+	gate *inbound.Gate
 }
 
-// InboundSecurity is what the server side knows of callers' identities,
-// and how it checks them. Its checks run in this order: the caller's
-// SPIFFE ID, the end user's token, the authorization rules, the external
-// authorization server; the inbound limits come after.
-type InboundSecurity struct {
-	// Authorization decides which callers may make which requests. If
-	// nil, every request is allowed.
-	Authorization *authz.Policy
-	// Authentication, if not nil, verifies the end-user token of every
-	// request: a request it refuses gets 401 (or 503 while the keys to
-	// check tokens are unavailable), and a verified token's claims go in
-	// the request's context ([claims.FromContext]), to the rules, to the
-	// external server and, when the observer logs, to the access log.
-	Authentication *jwtauth.Authenticator
-	// External, if not nil, is asked about every request the rules
-	// allowed, before the handler runs.
-	External *extauthz.Authorizer
-	// CallerName returns the service a verified caller's SPIFFE ID names,
-	// used as the caller for per-caller rate limits and sent on to the
-	// handler in the Weft-Source header in place of what the caller asserted. If
-	// nil, or when it returns false, the ID itself is the name.
-	CallerName func(spiffeid.ID) (string, bool)
-	// Verify verifies a caller's certificate chain against the node's
-	// trust bundles and returns the SPIFFE ID it proves. If nil, the node
-	// has no identity: no caller is verified and the fields below are
-	// ignored.
-	Verify func(chain []*x509.Certificate) (spiffeid.ID, error)
-	// RequireTLS refuses requests from callers that did not prove an
-	// identity: the service is strict, and a plaintext connection accepted
-	// while it was permissive must not outlive the change.
-	RequireTLS bool
-	// Service names the service served, in refusals.
-	Service string
-	// Logger receives authorization denials. If nil, they are not logged.
-	Logger *slog.Logger
-}
-
-// logEvery lets one log line through per second and counts the others, so
-// that a busy service's repeated event does not flood its logs.
-type logEvery struct {
-	last       atomic.Int64 // unix nanoseconds of the last line let through
-	suppressed atomic.Uint64
-}
-
-// allow reports whether a line may be logged now, and how many were held
-// back since the last one.
-func (l *logEvery) allow(now time.Time) (uint64, bool) {
-	last := l.last.Load()
-	if now.UnixNano()-last < int64(time.Second) || !l.last.CompareAndSwap(last, now.UnixNano()) {
-		l.suppressed.Add(1)
-		return 0, false
+// NewInbound returns the middleware of g; if g is nil, of a gate of its
+// own with no security, no limits and no observer.
+func NewInbound(g *inbound.Gate) *Inbound {
+	if g == nil {
+		g = new(inbound.Gate)
 	}
-	return l.suppressed.Swap(0), true
-}
-
-// SetSecurity installs how callers are identified and authorized,
-// replacing the previous settings atomically.
-func (in *Inbound) SetSecurity(s InboundSecurity) {
-	if s.Logger == nil {
-		s.Logger = slog.New(slog.DiscardHandler)
-	}
-	in.security.Store(&s)
-}
-
-// AuthorizationStats counts the requests authorization refused, and
-// those a dry-run rule set would have refused but let through.
-func (in *Inbound) AuthorizationStats() (denied, wouldDeny uint64) {
-	return in.denied.Load(), in.wouldDeny.Load()
-}
-
-// SetLimits installs the inbound limits of the service, replacing the
-// previous ones atomically (callers keep their remaining tokens); nil
-// removes them. An invalid configuration is rejected and changes nothing.
-func (in *Inbound) SetLimits(cfg *limit.Config) error {
-	if cfg == nil {
-		in.limiter.Store(nil)
-		return nil
-	}
-	if l := in.limiter.Load(); l != nil {
-		return l.Update(*cfg)
-	}
-	l, err := limit.New(*cfg)
-	if err != nil {
-		return err
-	}
-	in.limiter.Store(l)
-	return nil
-}
-
-// LimitStats returns the counters of the inbound limits; ok is false when
-// the service has none.
-func (in *Inbound) LimitStats() (s limit.Stats, ok bool) {
-	if l := in.limiter.Load(); l != nil {
-		return l.Stats(), true
-	}
-	return s, false
+	return &Inbound{gate: g}
 }
 
 // Wrap returns h behind the node's inbound middleware.
 //
 // While the node drains, responses carry "Connection: close", so that
 // keep-alive clients outside the mesh reconnect elsewhere instead of
-// reusing a connection to a server that is about to stop. Without an
-// observer Wrap does not wrap the ResponseWriter; with one (see
-// [Inbound.SetObserver]) the wrapper passes Flusher, Hijacker and
-// ReaderFrom on and unwraps for ResponseController, so they keep working.
-// A panic in h is not recovered here; net/http handles it as it would
-// without Weft.
+// reusing a connection to a server that is about to stop. While the gate
+// has no observer Wrap does not wrap the ResponseWriter; with one the
+// wrapper passes Flusher, Hijacker and ReaderFrom on and unwraps for
+// ResponseController, so they keep working. A panic in h is not recovered
+// here; net/http handles it as it would without Weft.
 func (in *Inbound) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { in.Serve(w, r, h) })
 }
@@ -159,11 +53,11 @@ func (in *Inbound) Wrap(h http.Handler) http.Handler {
 // Serve passes one request through the middleware to h; it is Wrap for
 // callers that pick h per request.
 func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
-	in.inFlight.Add(1)
-	defer in.inFlight.Add(-1)
-	in.served.Add(1)
+	g := in.gate
+	g.Enter()
+	defer g.Exit()
 	var ow *observedWriter // the request's observation, nil when unobserved
-	o := in.observer.Load()
+	o := g.Observer()
 	hop := retry.ReadHop(r.Header)
 	hop.NoRetry = hop.NoRetry && !retry.NoRetry(r.Context())
 	if o != nil {
@@ -171,7 +65,7 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 		// and its copy with the new context: one allocation.
 		st := new(observedRequest)
 		now := time.Now()
-		ctx := st.w.start(o.InboundObserver, w, r, now, &st.trace)
+		ctx := st.w.start(o, w, r, now, &st.trace)
 		ow, w = &st.w, &st.w
 		defer st.w.end()
 		r = st.hop.apply(r, ctx, hop, now)
@@ -182,16 +76,16 @@ func (in *Inbound) Serve(w http.ResponseWriter, r *http.Request, h http.Handler)
 		r = st.apply(r, r.Context(), hop, time.Now())
 		defer st.end()
 	}
-	if in.draining.Load() {
+	if g.Draining() {
 		w.Header().Set("Connection", "close")
 	}
-	if sec := in.security.Load(); sec != nil {
+	if sec := g.Security(); sec != nil {
 		var ok bool
 		if r, ok = in.authorize(w, r, sec, ow); !ok {
 			return
 		}
 	}
-	if l := in.limiter.Load(); l != nil {
+	if l := g.Limiter(); l != nil {
 		ticket, rej := l.Acquire(r.Header.Get(engine.SourceHeader))
 		if rej.Rejected() {
 			limit.WriteRejection(w, rej)
@@ -244,21 +138,12 @@ type observedRequest struct {
 	trace tracectx.Remote
 }
 
-// SetDraining switches draining behaviour on or off.
-func (in *Inbound) SetDraining(on bool) { in.draining.Store(on) }
-
-// InFlight returns the number of requests being served.
-func (in *Inbound) InFlight() int64 { return in.inFlight.Load() }
-
-// Served returns the number of requests received since the node started.
-func (in *Inbound) Served() uint64 { return in.served.Load() }
-
 // authorize puts the caller's verified identity into r's context and
 // the Weft-Source header, authenticates the end user, applies the authorization
 // rules and asks the external server. It answers the refusal and returns
 // false for a request that must not go on; ow, when the request is
 // observed, learns the claims to log.
-func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *InboundSecurity, ow *observedWriter) (*http.Request, bool) {
+func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *inbound.Security, ow *observedWriter) (*http.Request, bool) {
 	if sec == nil {
 		return r, true
 	}
@@ -266,19 +151,19 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *Inboun
 	verified := false
 	if sec.Verify != nil { // without an identity no caller can be verified
 		var ok bool
-		if r, peer, verified, ok = in.identify(w, r, sec); !ok {
+		if r, peer, verified, ok = identify(w, r, sec); !ok {
 			return r, false
 		}
 	}
-	req := request{protocol: observe.ProtocolHTTP, method: r.Method, path: r.URL.Path, caller: r.Header.Get(engine.SourceHeader)}
+	req := inbound.Request{Protocol: observe.ProtocolHTTP, Method: r.Method, Path: r.URL.Path, Caller: r.Header.Get(engine.SourceHeader)}
 	if verified {
-		req.peer = peer
+		req.Peer = peer
 	}
 	var user *claims.Set
 	if sec.Authentication != nil {
 		res := sec.Authentication.AuthenticateHTTP(r.Context(), r.Header)
 		if res.Err != nil {
-			in.refusedToken(sec, &req, res.Err)
+			in.gate.RefusedToken(sec, &req, res.Err)
 			writeUnauthenticated(w, sec, res)
 			return r, false
 		}
@@ -296,18 +181,18 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *Inboun
 		http.Error(w, "weft: bad request: encoded '/' or '\\' in the path of a request to a service with authorization rules", http.StatusBadRequest)
 		return r, false
 	}
-	if reason, refused := in.decide(sec, &req, user); refused {
+	if reason, refused := in.gate.Decide(sec, &req, user); refused {
 		http.Error(w, "weft: forbidden: "+reason, http.StatusForbidden)
 		return r, false
 	}
 	if sec.External != nil {
-		ereq := externalRequest(sec, &req, r.Header, user)
+		ereq := inbound.ExternalRequest(sec, &req, r.Header, user)
 		ereq.Query, ereq.Host, ereq.HTTPVersion = r.URL.RawQuery, r.Host, r.Proto
 		ereq.Source.Address = r.RemoteAddr
 		if r.TLS != nil {
 			ereq.Scheme = "https"
 		}
-		d, ok := in.authorizeExternally(r.Context(), sec, &req, ereq)
+		d, ok := in.gate.AuthorizeExternally(r.Context(), sec, &req, ereq)
 		d.ApplyToResponse(w.Header())
 		if !ok {
 			writeExternalDenial(w, d)
@@ -324,7 +209,7 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *Inboun
 // identify finds the caller's verified SPIFFE ID, records it in r's
 // context and in the Weft-Source header, and enforces a strict mode. It returns
 // false after answering a request that must not go on.
-func (in *Inbound) identify(w http.ResponseWriter, r *http.Request, sec *InboundSecurity) (*http.Request, spiffeid.ID, bool, bool) {
+func identify(w http.ResponseWriter, r *http.Request, sec *inbound.Security) (*http.Request, spiffeid.ID, bool, bool) {
 	peer, verified := security.PeerFromContext(r.Context())
 	if !verified && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		// The connection's first request. Whoever terminated TLS, only a
@@ -371,7 +256,7 @@ func (in *Inbound) identify(w http.ResponseWriter, r *http.Request, sec *Inbound
 // writeUnauthenticated answers a request whose token authentication
 // refused: 401 with a WWW-Authenticate challenge and no reason (the log
 // has it), or 503 while the keys to check tokens are unavailable.
-func writeUnauthenticated(w http.ResponseWriter, sec *InboundSecurity, res jwtauth.Result) {
+func writeUnauthenticated(w http.ResponseWriter, sec *inbound.Security, res jwtauth.Result) {
 	if res.Status() == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "weft: service unavailable: "+sec.Service+" cannot verify tokens yet; retry shortly", http.StatusServiceUnavailable)

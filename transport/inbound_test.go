@@ -5,14 +5,16 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/transport"
 )
 
 func TestInbound(t *testing.T) {
-	var in transport.Inbound
+	var g inbound.Gate
+	in := transport.NewInbound(&g)
 	var flushable bool
 	h := in.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if got := in.InFlight(); got != 1 {
+		if got := g.InFlight(); got != 1 {
 			t.Errorf("in flight during the request = %d, want 1", got)
 		}
 		_, flushable = w.(http.Flusher)
@@ -27,13 +29,13 @@ func TestInbound(t *testing.T) {
 		t.Error("Connection header set while not draining")
 	}
 
-	in.SetDraining(true)
+	g.SetDraining(true)
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Header().Get("Connection") != "close" {
 		t.Error("draining response does not ask the client to close the connection")
 	}
-	if in.Served() != 2 || in.InFlight() != 0 {
-		t.Errorf("served %d, in flight %d; want 2 and 0", in.Served(), in.InFlight())
+	if g.Served() != 2 || g.InFlight() != 0 {
+		t.Errorf("served %d, in flight %d; want 2 and 0", g.Served(), g.InFlight())
 	}
 }

@@ -12,34 +12,6 @@ import (
 	"github.com/weftmesh/weft/transport/observe"
 )
 
-// inboundObserverRef holds an observer in an atomic pointer.
-type inboundObserverRef struct{ observe.InboundObserver }
-
-// SetObserver makes o see every request served from now on; nil stops
-// observing. It may be called at any time.
-//
-// While an observer is set, handlers get a ResponseWriter that records
-// the status: it implements http.Flusher, http.Hijacker, io.ReaderFrom and
-// io.StringWriter by passing them on, and Unwrap for
-// http.ResponseController.
-func (in *Inbound) SetObserver(o observe.InboundObserver) {
-	if o == nil {
-		in.observer.Store(nil)
-		return
-	}
-	in.observer.Store(&inboundObserverRef{o})
-}
-
-// Observer returns the observer set with SetObserver, or nil. Servers of
-// other protocols that share the node's inbound side (gRPC) report their
-// requests to it too.
-func (in *Inbound) Observer() observe.InboundObserver {
-	if ref := in.observer.Load(); ref != nil {
-		return ref.InboundObserver
-	}
-	return nil
-}
-
 // observedWriter is the ResponseWriter of an observed request: it notes
 // the status sent and ends the observation.
 type observedWriter struct {

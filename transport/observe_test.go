@@ -17,6 +17,7 @@ import (
 
 	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/internal/engine"
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/resilience/breaker"
 	"github.com/weftmesh/weft/resilience/outlier"
 	"github.com/weftmesh/weft/resilience/retry"
@@ -440,9 +441,10 @@ func (o *inboundRecorder) EndInbound(ctx context.Context, in *observe.InboundInf
 }
 
 func TestInboundObserver(t *testing.T) {
-	var in transport.Inbound
+	var g inbound.Gate
 	obs := &inboundRecorder{}
-	in.SetObserver(obs)
+	g.SetObserver(obs)
+	in := transport.NewInbound(&g)
 	srv := httptest.NewServer(in.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Value(ctxKey{}) != "inbound t1" {
 			t.Errorf("handler context %v, want the observer's", r.Context().Value(ctxKey{}))

@@ -18,7 +18,7 @@ func testCall(path string, status int) *observe.CallInfo {
 		Start: now.Add(-3 * time.Millisecond), End: now}
 }
 
-// run drives one call through the tap as the router would.
+// run drives one call through the tap as the client engine would.
 func run(tp *Tap, c *observe.CallInfo, h http.Header) {
 	ctx := tp.StartCall(context.Background(), c)
 	a := &observe.AttemptInfo{N: 1, Endpoint: c.Endpoint, Carrier: observe.HeaderCarrier(h)}

@@ -42,8 +42,8 @@ const (
 // take the defaults section's value, then the default stated on the field.
 type DestinationConfig struct {
 	// LoadBalancer names the balancer, one registered with
-	// [resilience.Register]: "round_robin", "least_request", "peak_ewma",
-	// "ring_hash" or "random". If empty, [DefaultLoadBalancer].
+	// [resilience.Register] ([Builtin] lists those the engine offers). If
+	// empty, [DefaultLoadBalancer].
 	LoadBalancer string `yaml:"loadBalancer"`
 	// HashKey names the header (gRPC: metadata key) or cookie a hashing
 	// balancer hashes; set it with such a balancer and only with it.
@@ -94,8 +94,11 @@ func (c DestinationConfig) balancer() resilience.BalancerConfig {
 }
 
 // WithDefaults returns c with every default applied: the load balancer,
-// the timeout, the protocol and the retry policy (whose own zero fields take
-// [retry.Config]'s defaults). The engine uses the result as it is.
+// the timeout, the protocol, the retry policy and, when set, the breakers
+// and outlier detection, whose own zero fields take the defaults of
+// [retry.Config], [breaker.Config] and [outlier.Config]. It copies what it
+// fills, never changing what c points to. The engine uses the result as
+// it is.
 func (c DestinationConfig) WithDefaults() DestinationConfig {
 	if c.LoadBalancer == "" {
 		c.LoadBalancer = DefaultLoadBalancer
@@ -111,6 +114,14 @@ func (c DestinationConfig) WithDefaults() DestinationConfig {
 		r = c.Retries.WithDefaults()
 	}
 	c.Retries = &r
+	if c.CircuitBreaker != nil {
+		b := c.CircuitBreaker.WithDefaults()
+		c.CircuitBreaker = &b
+	}
+	if c.OutlierDetection != nil {
+		o := c.OutlierDetection.WithDefaults()
+		c.OutlierDetection = &o
+	}
 	return c
 }
 

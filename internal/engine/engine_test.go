@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/weftmesh/weft/internal/engine"
 	"github.com/weftmesh/weft/resilience"
 	"github.com/weftmesh/weft/resilience/breaker"
+	"github.com/weftmesh/weft/resilience/outlier"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/transport/route"
 )
@@ -39,6 +41,13 @@ func newEngine(t *testing.T, cfg engine.DestinationConfig, routes map[string]rou
 	}
 	e.UpdateCatalog(discovery.NewView(1, instances(n)...))
 	return e
+}
+
+// oneTryRoundRobin returns cfg balanced round robin without retries: each
+// call is one attempt, to the next endpoint in turn.
+func oneTryRoundRobin(cfg engine.DestinationConfig) engine.DestinationConfig {
+	cfg.LoadBalancer, cfg.Retries = "round_robin", &retry.Config{Attempts: 1}
+	return cfg
 }
 
 func instances(n int) []*discovery.Instance {
@@ -73,6 +82,17 @@ type fake struct {
 
 func newFake(answers func(addr string, n int) answer) *fake {
 	return &fake{answers: answers, seen: make(map[string]int)}
+}
+
+// failing returns a fake whose endpoints at addrs answer 500 and the
+// others 200.
+func failing(addrs ...string) *fake {
+	return newFake(func(addr string, n int) answer {
+		if slices.Contains(addrs, addr) {
+			return answer{status: 500}
+		}
+		return answer{status: 200}
+	})
 }
 
 func (f *fake) Attempt(ctx context.Context, t *engine.Try) engine.Result[int] {
@@ -269,17 +289,10 @@ func TestHedgeWinsAndTheLoserIsCancelled(t *testing.T) {
 // One breaker per instance, shared by every protocol: failures seen over
 // HTTP keep gRPC attempts off the instance.
 func TestBreakerIsSharedByProtocols(t *testing.T) {
-	e := newEngine(t, engine.DestinationConfig{
-		LoadBalancer:   "round_robin",
-		Retries:        &retry.Config{Attempts: 1},
+	e := newEngine(t, oneTryRoundRobin(engine.DestinationConfig{
 		CircuitBreaker: &breaker.Config{ConsecutiveFailures: 3, OpenFor: time.Minute},
-	}, nil, 2)
-	f := newFake(func(addr string, n int) answer {
-		if addr == "10.0.0.1:80" {
-			return answer{status: 500}
-		}
-		return answer{status: 200}
-	})
+	}), nil, 2)
+	f := failing("10.0.0.1:80")
 	for range 6 {
 		call(t, e, http.MethodGet, f)
 	}
@@ -294,6 +307,47 @@ func TestBreakerIsSharedByProtocols(t *testing.T) {
 			t.Fatalf("a gRPC attempt went to %v (%v) while node-1's breaker is open", tr.Picked().Endpoint, res.Err)
 		}
 		tr.Picked().End()
+	}
+	assertIdle(t, e)
+}
+
+// One outlier detector per destination, judging instances for every
+// protocol: failures of one instance over HTTP and over gRPC count as one
+// run, and its ejection keeps both protocols' attempts off it. Neither
+// protocol alone sees enough failures in a row to eject it.
+func TestOutlierDetectionIsSharedByProtocols(t *testing.T) {
+	e := newEngine(t, oneTryRoundRobin(engine.DestinationConfig{
+		OutlierDetection: &outlier.Config{ConsecutiveErrors: 4, EjectFor: time.Minute},
+	}), nil, 2)
+	d := e.Destination("svc")
+	f := failing("10.0.0.1:80", "10.0.0.1:90")
+	run := func(p engine.Protocol) string {
+		c, _ := d.Begin(context.Background(), engine.Request{Protocol: p, Method: "GET"})
+		tr, _ := engine.Run(context.Background(), context.Background(), c, f, d.Pickers(p), false)
+		tr.Picked().End()
+		return tr.Picked().Endpoint.Node
+	}
+	// Two failures of node-1 over each protocol, alternately.
+	failures := map[engine.Protocol]int{}
+	for i := 0; failures[engine.HTTP] < 2 || failures[engine.GRPC] < 2; i++ {
+		if i == 20 {
+			t.Fatalf("node-1 failed %v times in 20 calls; round robin should have picked it every other call", failures)
+		}
+		p := engine.Protocol(i % 2)
+		if failures[p] < 2 && run(p) == "node-1" {
+			failures[p]++
+		}
+	}
+	for _, p := range []engine.Protocol{engine.HTTP, engine.GRPC} {
+		if st := e.Status(p, nil)[0].Endpoints[0]; st.Node != "node-1" || !st.Ejected {
+			t.Errorf("%s view of node-1 after 2 HTTP and 2 gRPC failures in a row: %+v, want it ejected", p, st)
+		}
+	}
+	for i := range 20 {
+		p := engine.Protocol(i % 2)
+		if node := run(p); node != "node-2" {
+			t.Fatalf("a %s attempt went to %s, which 4 failures in a row over both protocols ejected", p, node)
+		}
 	}
 	assertIdle(t, e)
 }

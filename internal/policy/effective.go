@@ -9,11 +9,12 @@ import (
 )
 
 // Effective returns the policy as a node applies it, for the admin
-// endpoint: every destination with its defaults filled in (the retry
-// policy included), keys as in the file, zero values left out, durations
-// written like the file writes them. Secrets are not shown: the gossip key
-// is reported as present or not and OTLP header values are masked. It
-// walks the config structs by their yaml tags, as the decoder does.
+// endpoint: every destination with its defaults filled in (those of the
+// retry policy, breakers and outlier detection included), keys as in the
+// file, zero values left out, durations written like the file writes
+// them. Secrets are not shown: the gossip key is reported as present or
+// not and OTLP header values are masked. It walks the config structs by
+// their yaml tags, as the decoder does.
 func (p *Policy) Effective() map[string]any {
 	out := map[string]any{"version": p.Version}
 	m := map[string]any{"name": p.Mesh.Name, "gossipEncrypted": p.Mesh.GossipKey != nil}

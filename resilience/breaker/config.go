@@ -7,13 +7,31 @@ import (
 	"github.com/weftmesh/weft/internal/fielderr"
 )
 
+// Defaults applied to zero fields. They follow Envoy's and gobreaker's
+// orders of magnitude.
+const (
+	// DefaultConsecutiveFailures is a handful of failures in a row: a
+	// clear signal on its own.
+	DefaultConsecutiveFailures = 5
+	// DefaultMinRequests is the sample of a few dozen requests a ratio
+	// needs.
+	DefaultMinRequests = 20
+	// DefaultWindow holds that sample for a client of modest traffic.
+	DefaultWindow = 10 * time.Second
+	// DefaultOpenFor gives a crashed instance time to restart or leave the
+	// catalog before it is tried again.
+	DefaultOpenFor = 30 * time.Second
+	// DefaultHalfOpenRequests lets a single trial request decide.
+	DefaultHalfOpenRequests = 1
+)
+
 // Config tunes the breakers of one destination service. It is the
 // circuitBreaker mapping of the policy file, decoded directly into this
-// struct. The zero Config is usable: every zero field takes the default
-// given in its comment, the same values [DefaultConfig] returns.
+// struct. The zero Config is usable: every zero field means the default
+// its comment names, which [Config.WithDefaults] fills in.
 type Config struct {
 	// ConsecutiveFailures is the number of failures in a row that opens a
-	// closed breaker. If zero, 5.
+	// closed breaker. If zero, [DefaultConsecutiveFailures].
 	ConsecutiveFailures uint32 `yaml:"consecutiveFailures"`
 
 	// FailureRatio also opens a closed breaker when failed requests make up
@@ -24,36 +42,25 @@ type Config struct {
 
 	// MinRequests is the number of finished requests the Window must hold
 	// before FailureRatio is applied, so that a handful of requests cannot
-	// trip it. If zero, 20.
+	// trip it. If zero, [DefaultMinRequests].
 	MinRequests uint32 `yaml:"minRequests"`
 
 	// Window is the span of the rolling window that FailureRatio and
 	// MinRequests count over; it advances in steps of a tenth of its span.
 	// A breaker also forgets failures in a row that fall out of the window.
-	// If zero, 10s.
+	// If zero, [DefaultWindow].
 	Window time.Duration `yaml:"window"`
 
 	// OpenFor is how long a breaker stays open, failing requests to its
-	// endpoint fast, before it turns half-open. If zero, 30s.
+	// endpoint fast, before it turns half-open. If zero, [DefaultOpenFor].
 	OpenFor time.Duration `yaml:"openFor"`
 
 	// HalfOpenRequests is the number of trial requests a half-open breaker
 	// lets through; the breaker closes when that many succeed in a row and
-	// opens again on the first failure. If zero, 1.
+	// opens again on the first failure. If zero,
+	// [DefaultHalfOpenRequests].
 	HalfOpenRequests uint32 `yaml:"halfOpenRequests"`
 }
-
-// The defaults. They follow Envoy's and gobreaker's orders of magnitude: a
-// handful of failures in a row is a clear signal on its own, a ratio needs
-// a sample of a few dozen requests, and a 30s open period gives a crashed
-// instance time to restart or leave the catalog.
-const (
-	defaultConsecutiveFailures = 5
-	defaultMinRequests         = 20
-	defaultWindow              = 10 * time.Second
-	defaultOpenFor             = 30 * time.Second
-	defaultHalfOpenRequests    = 1
-)
 
 // windowBuckets is the number of steps the rolling window advances in.
 const windowBuckets = 10
@@ -61,25 +68,26 @@ const windowBuckets = 10
 // DefaultConfig returns the configuration a zero [Config] stands for, with
 // every field spelled out.
 func DefaultConfig() Config {
-	return Config{}.withDefaults()
+	return Config{}.WithDefaults()
 }
 
-// withDefaults returns c with every zero field set to its default.
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default. It
+// does not validate; call [Config.Validate] for that.
+func (c Config) WithDefaults() Config {
 	if c.ConsecutiveFailures == 0 {
-		c.ConsecutiveFailures = defaultConsecutiveFailures
+		c.ConsecutiveFailures = DefaultConsecutiveFailures
 	}
 	if c.MinRequests == 0 {
-		c.MinRequests = defaultMinRequests
+		c.MinRequests = DefaultMinRequests
 	}
 	if c.Window == 0 {
-		c.Window = defaultWindow
+		c.Window = DefaultWindow
 	}
 	if c.OpenFor == 0 {
-		c.OpenFor = defaultOpenFor
+		c.OpenFor = DefaultOpenFor
 	}
 	if c.HalfOpenRequests == 0 {
-		c.HalfOpenRequests = defaultHalfOpenRequests
+		c.HalfOpenRequests = DefaultHalfOpenRequests
 	}
 	return c
 }

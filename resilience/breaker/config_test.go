@@ -24,8 +24,8 @@ func TestDefaultConfig(t *testing.T) {
 		t.Fatalf("defaults invalid: %v", err)
 	}
 	custom := Config{ConsecutiveFailures: 2, FailureRatio: 0.25, MinRequests: 3, Window: time.Second, OpenFor: time.Minute, HalfOpenRequests: 4}
-	if got := custom.withDefaults(); got != custom {
-		t.Fatalf("withDefaults changed set fields: %+v", got)
+	if got := custom.WithDefaults(); got != custom {
+		t.Fatalf("WithDefaults changed set fields: %+v", got)
 	}
 }
 

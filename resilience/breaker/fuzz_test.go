@@ -67,7 +67,7 @@ func FuzzStateMachine(f *testing.F) {
 			Window:              time.Hour, // no roll-off during the run
 		}
 		s, clock := newSet(t, cfg)
-		m := &model{cfg: cfg.withDefaults()}
+		m := &model{cfg: cfg.WithDefaults()}
 		for i, op := range ops {
 			switch op % 3 {
 			case 0, 1:

@@ -32,7 +32,7 @@ func New(cfg Config, now func() time.Time) (*Set, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Set{cfg: cfg.withDefaults(), now: now}
+	s := &Set{cfg: cfg.WithDefaults(), now: now}
 	s.entries.Store(&map[string]*entry{})
 	return s, nil
 }

@@ -13,7 +13,7 @@ func TestDefaultConfig(t *testing.T) {
 	if got := DefaultConfig(); got != want {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", got, want)
 	}
-	if got := (Config{EjectFor: 10 * time.Minute}).withDefaults().MaxEjectFor; got != 10*time.Minute {
+	if got := (Config{EjectFor: 10 * time.Minute}).WithDefaults().MaxEjectFor; got != 10*time.Minute {
 		t.Fatalf("MaxEjectFor under a long EjectFor = %s, want 10m", got)
 	}
 }

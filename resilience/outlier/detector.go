@@ -59,7 +59,7 @@ func New(cfg Config, now func() time.Time) (*Detector, error) {
 	if now == nil {
 		now = time.Now
 	}
-	d := &Detector{cfg: cfg.withDefaults(), now: now}
+	d := &Detector{cfg: cfg.WithDefaults(), now: now}
 	d.entries.Store(&map[string]*entry{})
 	return d, nil
 }

@@ -4,8 +4,8 @@ import (
 	"crypto/tls"
 	"log/slog"
 
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/security"
-	"github.com/weftmesh/weft/transport"
 )
 
 // Config describes the node whose gRPC servers [ServerOptions] makes.
@@ -22,11 +22,11 @@ type Config struct {
 	// Mode returns the local service's mTLS mode, read for every new
 	// connection. If nil, Strict when ServerTLS is set.
 	Mode func() security.Mode
-	// Inbound is the node's inbound side: servers apply its authorization
-	// and limits, count their calls with it and report them to its
-	// observer, so that HTTP and gRPC calls share one set of limits.
-	// Required.
-	Inbound *transport.Inbound
+	// Inbound is the node's inbound gate, which its HTTP middleware
+	// shares: servers apply its authorization and limits, count their
+	// calls with it and report them to its observer, so that HTTP and
+	// gRPC calls meet one set of rules and limits. Required.
+	Inbound *inbound.Gate
 }
 
 func (c Config) logger() *slog.Logger {

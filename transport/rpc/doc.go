@@ -35,11 +35,17 @@
 //
 // Server side, [ServerOptions] returns the credentials and interceptors of
 // a mesh server: mutual TLS (and plaintext too in permissive mode), the
-// caller's verified identity in the handler's context, authorization by
-// full method name, the service's inbound limits and the deadline and
-// retry mark that callers send; calls other than health checks are
-// reported to the observer of [Config.Inbound], with the caller's trace
-// context read from the incoming metadata.
+// caller's verified identity in the handler's context, and the deadline
+// and retry mark that callers send. Every call but health checks passes
+// the node's inbound gate ([Config.Inbound], internal/inbound), the one
+// HTTP's middleware passes requests through: authorization by full method
+// name, end-user authentication, external authorization, the service's
+// inbound limits, the counters and the observer, which reads the caller's
+// trace context from the incoming metadata.
+//
+// Both sides are adapters over the node's two protocol-neutral cores, so
+// package mesh makes them: [NewDialer] over its client engine,
+// [ServerOptions] over its gate.
 //
 // Errors use gRPC's codes: Unavailable when a service has no endpoint
 // able to take a call, PermissionDenied when authorization refuses it,

@@ -19,7 +19,7 @@ import (
 	"github.com/weftmesh/weft/discovery"
 	"github.com/weftmesh/weft/examples/grpc/shoppb"
 	"github.com/weftmesh/weft/internal/engine"
-	"github.com/weftmesh/weft/transport"
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/transport/observe"
 	"github.com/weftmesh/weft/transport/rpc"
 )
@@ -168,7 +168,7 @@ func (p *payments) wait(ctx context.Context) error {
 func serve(t *testing.T, cfg rpc.Config, impl shoppb.PaymentsServer) string {
 	t.Helper()
 	if cfg.Inbound == nil {
-		cfg.Inbound = &transport.Inbound{}
+		cfg.Inbound = &inbound.Gate{}
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/weftmesh/weft/examples/grpc/shoppb"
 	"github.com/weftmesh/weft/internal/engine"
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/resilience/retry"
-	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/observe"
 	"github.com/weftmesh/weft/transport/route"
 	"github.com/weftmesh/weft/transport/rpc"
@@ -89,7 +89,7 @@ func (r *recorder) snapshot() ([]callRecord, []observe.AttemptInfo, []observe.In
 // its own trace context, the answer's endpoint, and the server's view.
 func TestObservedRetry(t *testing.T) {
 	rec := &recorder{}
-	in := &transport.Inbound{}
+	in := &inbound.Gate{}
 	in.SetObserver(rec)
 	cat := newCatalog()
 	bad := serve(t, rpc.Config{}, &payments{name: "bad", fail: status.Error(codes.Unavailable, "down")})
@@ -172,7 +172,7 @@ func TestObservedRetry(t *testing.T) {
 		t.Errorf("the server saw trace contexts %v, the good attempts wrote %v", got, want)
 	}
 
-	// The dialer reports its destinations as the router does.
+	// The dialer reports its destinations as HTTP clients do.
 	ds := d.Destinations()
 	if len(ds) != 1 || ds[0].Service != "payments" || ds[0].Ready != 2 || len(ds[0].Endpoints) != 2 {
 		t.Errorf("destinations %+v", ds)
@@ -184,7 +184,7 @@ func TestObservedRetry(t *testing.T) {
 // when the stream does, with the stream's status.
 func TestObservedFailures(t *testing.T) {
 	rec := &recorder{}
-	in := &transport.Inbound{}
+	in := &inbound.Gate{}
 	in.SetObserver(rec)
 	cat := newCatalog()
 	cat.put(instance("n1", "payments", serve(t, rpc.Config{Inbound: in}, &payments{name: "p", fail: status.Error(codes.NotFound, "no such order")}), ""))

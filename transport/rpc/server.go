@@ -14,12 +14,12 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/security/claims"
 	"github.com/weftmesh/weft/security/extauthz"
-	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/observe"
 )
 
@@ -61,7 +61,7 @@ func ServerOptions(cfg Config, opts ...grpc.ServerOption) []grpc.ServerOption {
 }
 
 type server struct {
-	in *transport.Inbound // nil: no authorization or limits
+	in *inbound.Gate // nil: no authorization or limits
 }
 
 func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -136,7 +136,7 @@ func noCancel() {}
 // cancel function of a deadline it set, or the refusal as a status error.
 // It tells rec, when the call is observed, who the caller is: the service
 // its verified identity maps to, else the one it asserts.
-func (s *server) admit(ctx context.Context, rec *observe.InboundInfo, fullMethod string) (context.Context, transport.Admission, context.CancelFunc, error) {
+func (s *server) admit(ctx context.Context, rec *observe.InboundInfo, fullMethod string) (context.Context, inbound.Admission, context.CancelFunc, error) {
 	cancel := context.CancelFunc(noCancel)
 	// The same hop context as HTTP's: gRPC's own deadline travels as
 	// usual, and a weft-timeout a gateway forwarded bounds it further.
@@ -159,13 +159,13 @@ func (s *server) admit(ctx context.Context, rec *observe.InboundInfo, fullMethod
 		ctx = security.WithPeer(ctx, id)
 	}
 	if s.in == nil || strings.HasPrefix(fullMethod, healthPrefix) {
-		return ctx, transport.Admission{}, cancel, nil
+		return ctx, inbound.Admission{}, cancel, nil
 	}
 	var source string
 	if v := metadata.ValueFromIncomingContext(ctx, sourceKey); len(v) > 0 {
 		source = v[0]
 	}
-	call := transport.InboundCall{Method: "POST", Path: fullMethod, Peer: id, Source: source, Metadata: incomingMetadata}
+	call := inbound.Call{Method: "POST", Path: fullMethod, Peer: id, Source: source, Metadata: incomingMetadata}
 	if p, ok := peer.FromContext(ctx); ok {
 		call.Addr = p.Addr
 		_, call.TLS = p.AuthInfo.(credentials.TLSInfo)
@@ -234,7 +234,7 @@ func peerID(ctx context.Context) spiffeid.ID {
 // that tells a rate-limited or overloaded caller when to come back, the
 // challenge of an unauthenticated one, and the headers an external
 // server asked for.
-func refusal(ctx context.Context, r *transport.Refusal) error {
+func refusal(ctx context.Context, r *inbound.Refusal) error {
 	switch {
 	case r.Unauthenticated != nil:
 		if r.IsKeysUnavailable() {

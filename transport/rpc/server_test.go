@@ -16,12 +16,12 @@ import (
 
 	"github.com/weftmesh/weft/examples/grpc/shoppb"
 	"github.com/weftmesh/weft/internal/engine"
+	"github.com/weftmesh/weft/internal/inbound"
 	"github.com/weftmesh/weft/resilience/limit"
 	"github.com/weftmesh/weft/resilience/retry"
 	"github.com/weftmesh/weft/security"
 	"github.com/weftmesh/weft/security/authz"
 	"github.com/weftmesh/weft/security/devca"
-	"github.com/weftmesh/weft/transport"
 	"github.com/weftmesh/weft/transport/rpc"
 )
 
@@ -75,13 +75,13 @@ func (m *mesh) clientTLS(src security.Source) func(string) *tls.Config {
 }
 
 // inbound returns the inbound middleware of a service with rules.
-func (m *mesh) inbound(rules []authz.Rule, limits *limit.Config) *transport.Inbound {
-	in := &transport.Inbound{}
+func (m *mesh) inbound(rules []authz.Rule, limits *limit.Config) *inbound.Gate {
+	in := &inbound.Gate{}
 	az, err := authz.Compile(authz.Config{Rules: rules}, td, m.tmpl.ID)
 	if err != nil {
 		m.t.Fatal(err)
 	}
-	in.SetSecurity(transport.InboundSecurity{Authorization: az, CallerName: m.tmpl.Service})
+	in.SetSecurity(inbound.Security{Authorization: az, CallerName: m.tmpl.Service})
 	if err := in.SetLimits(limits); err != nil {
 		m.t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestStrictRefusesPlaintextPermissiveAcceptsBoth(t *testing.T) {
 }
 
 func TestLimitsUseTheirCodes(t *testing.T) {
-	in := &transport.Inbound{}
+	in := &inbound.Gate{}
 	if err := in.SetLimits(&limit.Config{RateLimit: &limit.RateLimit{PerCaller: &limit.Bucket{RPS: 0.001, Burst: 2}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestLimitsUseTheirCodes(t *testing.T) {
 		t.Fatalf("another caller's charge: %v", err)
 	}
 
-	in2 := &transport.Inbound{}
+	in2 := &inbound.Gate{}
 	if err := in2.SetLimits(&limit.Config{MaxConcurrent: 1}); err != nil {
 		t.Fatal(err)
 	}

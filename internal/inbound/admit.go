@@ -1,4 +1,4 @@
-package transport
+package inbound
 
 import (
 	"context"
@@ -15,9 +15,9 @@ import (
 	"github.com/weftmesh/weft/transport/observe"
 )
 
-// InboundCall describes, for [Inbound.Admit], one inbound call that does
-// not arrive as an *http.Request: a gRPC call.
-type InboundCall struct {
+// Call describes, for [Gate.Admit], one inbound call that does not arrive
+// as an *http.Request: a gRPC call.
+type Call struct {
 	// Method and Path are what authorization rules match: for gRPC,
 	// "POST" and the full method name ("/shop.Payments/Charge").
 	Method, Path string
@@ -42,7 +42,7 @@ type InboundCall struct {
 	TLS bool
 }
 
-// Refusal says why [Inbound.Admit] refused a call.
+// Refusal says why [Gate.Admit] refused a call.
 type Refusal struct {
 	// Forbidden is authorization's reason when it denied the call, short
 	// enough for an error message; "" when a limit refused it.
@@ -61,7 +61,7 @@ type Refusal struct {
 	External *extauthz.Decision
 }
 
-// Admission is a call [Inbound.Admit] let through. Its owner calls
+// Admission is a call [Gate.Admit] let through. Its owner calls
 // [Admission.End] exactly once, when the call has finished.
 type Admission struct {
 	// Caller is the name the call's per-caller limits were kept under:
@@ -80,7 +80,7 @@ type Admission struct {
 	// changed, for the handler's context; nil when Admit did not read it.
 	Metadata map[string][]string
 
-	in     *Inbound
+	gate   *Gate
 	ticket limit.Ticket
 	start  time.Time
 }
@@ -89,15 +89,15 @@ type Admission struct {
 // way that signals overload (its deadline passed, the client went away,
 // the handler panicked), as the adaptive concurrency limit counts it.
 func (a Admission) End(dropped bool) {
-	if a.in == nil {
+	if a.gate == nil {
 		return
 	}
 	a.ticket.Done(time.Since(a.start), dropped)
-	a.in.inFlight.Add(-1)
+	a.gate.Exit()
 }
 
 // Admit passes one call of a protocol other than HTTP through the checks
-// that [Inbound.Serve] applies to HTTP requests, in the same order, with
+// that the HTTP middleware applies to requests, in the same order, with
 // the same code and counters: end-user authentication, the authorization
 // rules (dry-run rules log and let the call through), the external
 // authorization server, then the inbound limits. It returns a non-nil
@@ -107,12 +107,11 @@ func (a Admission) End(dropped bool) {
 //
 // Admit is safe for concurrent use. Without end-user authentication and
 // external authorization it allocates nothing for an admitted call.
-func (in *Inbound) Admit(ctx context.Context, c InboundCall) (Admission, *Refusal) {
-	in.inFlight.Add(1)
-	in.served.Add(1)
+func (g *Gate) Admit(ctx context.Context, c Call) (Admission, *Refusal) {
+	g.Enter()
 	caller := c.Source
 	verified := !c.Peer.IsZero()
-	sec := in.security.Load()
+	sec := g.security.Load()
 	if verified {
 		caller = ""
 		if sec != nil && sec.CallerName != nil {
@@ -122,18 +121,18 @@ func (in *Inbound) Admit(ctx context.Context, c InboundCall) (Admission, *Refusa
 			caller = c.Peer.String()
 		}
 	}
-	a := Admission{Caller: caller, in: in}
+	a := Admission{Caller: caller, gate: g}
 	if sec != nil {
-		if ref := in.admitSecurity(ctx, sec, c, &a); ref != nil {
-			in.inFlight.Add(-1)
+		if ref := g.admitSecurity(ctx, sec, c, &a); ref != nil {
+			g.Exit()
 			return Admission{}, ref
 		}
 	}
 	a.start = time.Now()
-	if l := in.limiter.Load(); l != nil {
+	if l := g.limiter.Load(); l != nil {
 		ticket, rej := l.Acquire(caller)
 		if rej.Rejected() {
-			in.inFlight.Add(-1)
+			g.Exit()
 			return Admission{}, &Refusal{Limit: rej}
 		}
 		a.ticket = ticket
@@ -144,8 +143,8 @@ func (in *Inbound) Admit(ctx context.Context, c InboundCall) (Admission, *Refusa
 // admitSecurity runs a call through authentication, the rules and the
 // external server, filling a; it returns the refusal of a call that must
 // not go on.
-func (in *Inbound) admitSecurity(ctx context.Context, sec *InboundSecurity, c InboundCall, a *Admission) *Refusal {
-	req := request{protocol: observe.ProtocolGRPC, method: c.Method, path: c.Path, peer: c.Peer, caller: a.Caller}
+func (g *Gate) admitSecurity(ctx context.Context, sec *Security, c Call, a *Admission) *Refusal {
+	req := Request{Protocol: observe.ProtocolGRPC, Method: c.Method, Path: c.Path, Peer: c.Peer, Caller: a.Caller}
 	if sec.Authentication != nil || sec.External != nil {
 		if c.Metadata != nil {
 			a.Metadata = c.Metadata(ctx)
@@ -157,16 +156,16 @@ func (in *Inbound) admitSecurity(ctx context.Context, sec *InboundSecurity, c In
 	if sec.Authentication != nil {
 		res := sec.Authentication.AuthenticateMetadata(ctx, a.Metadata)
 		if res.Err != nil {
-			in.refusedToken(sec, &req, res.Err)
+			g.RefusedToken(sec, &req, res.Err)
 			return &Refusal{Unauthenticated: res.Err, Challenge: sec.Authentication.Challenge(res.Err)}
 		}
 		a.Claims, a.LogAttrs = res.Claims, res.LogAttrs
 	}
-	if reason, refused := in.decide(sec, &req, a.Claims); refused {
+	if reason, refused := g.Decide(sec, &req, a.Claims); refused {
 		return &Refusal{Forbidden: reason}
 	}
 	if sec.External != nil {
-		ereq := externalRequest(sec, &req, a.Metadata, a.Claims)
+		ereq := ExternalRequest(sec, &req, a.Metadata, a.Claims)
 		ereq.HTTPVersion = "HTTP/2"
 		if v := a.Metadata[":authority"]; len(v) > 0 {
 			ereq.Host = v[0]
@@ -177,7 +176,7 @@ func (in *Inbound) admitSecurity(ctx context.Context, sec *InboundSecurity, c In
 		if c.TLS {
 			ereq.Scheme = "https"
 		}
-		d, ok := in.authorizeExternally(ctx, sec, &req, ereq)
+		d, ok := g.AuthorizeExternally(ctx, sec, &req, ereq)
 		if !ok {
 			return &Refusal{External: &d}
 		}
