@@ -73,6 +73,23 @@ func TestDecideClaims(t *testing.T) {
 	}
 }
 
+// TestScopeRulesReadScp checks that a rule on scope is met by a token
+// that carries its scopes in scp, as ORY Hydra issues them, and the other
+// way round.
+func TestScopeRulesReadScp(t *testing.T) {
+	for _, name := range []string{"scope", "scp"} {
+		p := mustCompile(t, authz.Config{Rules: []authz.Rule{{Paths: []string{"/orders/*"}, Claims: map[string][]string{name: {"orders.read"}}}}})
+		for _, tok := range []string{`{"scope":"profile orders.read"}`, `{"scp":["profile","orders.read"]}`, `{"scp":"orders.read"}`} {
+			if d := p.Decide(nobody, "GET", "/orders/1", user(t, tok)); !d.Allow {
+				t.Errorf("rule on %s, token %s: %+v", name, tok, d)
+			}
+		}
+		if d := p.Decide(nobody, "GET", "/orders/1", user(t, `{"scope":"profile","scp":["orders.write"]}`)); d.Allow || d.Reason != noClaims {
+			t.Errorf("rule on %s, token without the scope: %+v", name, d)
+		}
+	}
+}
+
 // TestClaimsWithoutTrustDomain checks that a service without identities
 // can have rules on claims alone, and only those.
 func TestClaimsWithoutTrustDomain(t *testing.T) {

@@ -65,8 +65,9 @@ type Rule struct {
 	// Claims, if not empty, requires a verified end-user token (see
 	// [github.com/weftmesh/weft/security/jwtauth]) whose claims hold, for
 	// each name, one of the values listed: `sub: [alice]`, `iss:
-	// [https://id.example/]`, `scope: [orders.write]` (a word of the
-	// space-separated scope or scp claim), `groups: [admins]` (an element
+	// [https://id.example/]`, `scope: [orders.write]` (a scope the token
+	// lists in its scope or scp claim, as a space-separated string or an
+	// array; `scp: [...]` means the same), `groups: [admins]` (an element
 	// of an array claim). A rule with Claims and an empty From places no
 	// condition on the calling service: the token is the credential, and
 	// callers without a SPIFFE ID (mTLS disabled, or plaintext callers of

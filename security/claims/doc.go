@@ -13,8 +13,10 @@
 // A [Requirement] is the compiled form of a policy's `claims` condition,
 // a mapping from claim names to accepted values: every named claim must
 // hold one of its values. A claim holds a value when it is that string,
-// number or boolean (written as in JSON: 42, true), when it is an array
-// with that element, or, for the space-separated `scope` and `scp`
-// claims of OAuth 2.0, when it lists that word. The package knows no
-// protocol and no token format; it imports only the standard library.
+// number or boolean (written as in JSON: 42, true), or when it is an
+// array with that element. The scopes of OAuth 2.0 are the exception: issuers
+// put them in `scope` or in `scp`, as a space-separated string or an
+// array, so a condition on either name is met by a scope listed in
+// either claim ([Set.Scopes]). The package knows no protocol and no
+// token format; it imports only the standard library.
 package claims

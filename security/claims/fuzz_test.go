@@ -45,6 +45,13 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("String(%q) = %q for a non-string claim", n, str)
 			}
 		}
+		for _, n := range []string{"scope", "scp"} {
+			for _, v := range s.Values(n) {
+				if !slices.Contains(s.Scopes(), v) {
+					t.Fatalf("%s holds %q, which Scopes() = %q lacks", n, v, s.Scopes())
+				}
+			}
+		}
 		if len(s.Digest()) != 64 {
 			t.Fatalf("digest %q", s.Digest())
 		}
@@ -52,10 +59,14 @@ func FuzzParse(f *testing.F) {
 }
 
 // naiveMatch is the reference for Requirement.Match, written from the
-// documentation: every named claim holds one of its values.
+// documentation: every named claim holds one of its values, and scope and
+// scp both name the token's scopes.
 func naiveMatch(cond map[string][]string, s *claims.Set) bool {
 	for name, want := range cond {
 		held := s.Values(name)
+		if name == "scope" || name == "scp" {
+			held = append(s.Values("scope"), s.Values("scp")...)
+		}
 		if !slices.ContainsFunc(want, func(v string) bool { return slices.Contains(held, v) }) {
 			return false
 		}
@@ -68,6 +79,7 @@ func naiveMatch(cond map[string][]string, s *claims.Set) bool {
 func FuzzRequirement(f *testing.F) {
 	f.Add(`{"groups":["admins","ops"],"plan":"beta"}`, "groups", "admins", "plan", "beta")
 	f.Add(`{"scope":"a b c"}`, "scope", "b", "scope", "d")
+	f.Add(`{"scope":"a","scp":["b"]}`, "scp", "a", "scope", "b")
 	f.Add(`{"n":3,"b":false}`, "n", "3", "b", "false")
 	f.Add(`{"x":{"y":"z"}}`, "x", "z", "x", "y")
 	f.Fuzz(func(t *testing.T, payload, n1, v1, n2, v2 string) {

@@ -26,6 +26,7 @@ type Requirement struct {
 type condition struct {
 	name   string
 	values []string
+	scope  bool // on scope or scp: matched against Set.Scopes
 }
 
 // Compile validates m as [Validate] does (keys under "claims") and returns its Requirement, or
@@ -39,7 +40,7 @@ func Compile(m map[string][]string) (*Requirement, error) {
 	}
 	r := &Requirement{conds: make([]condition, 0, len(m))}
 	for _, name := range slices.Sorted(maps.Keys(m)) {
-		r.conds = append(r.conds, condition{name: name, values: slices.Clone(m[name])})
+		r.conds = append(r.conds, condition{name: name, values: slices.Clone(m[name]), scope: isScope(name)})
 	}
 	return r, nil
 }
@@ -89,8 +90,9 @@ func Validate(key string, m map[string][]string) fielderr.List {
 }
 
 // Match reports whether s satisfies r: every condition's claim holds one
-// of its values. A nil r matches anything, a nil s (no verified token)
-// only a nil r. Match does not allocate.
+// of its values. A condition on `scope` or `scp` is met by a scope in
+// either claim ([Set.Scopes]). A nil r matches anything, a nil s (no
+// verified token) only a nil r. Match does not allocate.
 func (r *Requirement) Match(s *Set) bool {
 	if r == nil {
 		return true
@@ -101,6 +103,9 @@ func (r *Requirement) Match(s *Set) bool {
 	for i := range r.conds {
 		c := &r.conds[i]
 		held := s.values[c.name]
+		if c.scope {
+			held = s.scopes
+		}
 		found := false
 		for _, v := range c.values {
 			if slices.Contains(held, v) {

@@ -1,6 +1,7 @@
 package claims_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,6 +47,69 @@ func TestRequirementMatch(t *testing.T) {
 	}
 	if r, err := claims.Compile(nil); r != nil || err != nil {
 		t.Errorf("Compile(nil) = %v, %v", r, err)
+	}
+}
+
+// TestScopeOrScp checks that a condition on scope or scp is met by a
+// scope the token lists in either claim, as a string or an array: issuers
+// use either name (Hydra issues scp).
+func TestScopeOrScp(t *testing.T) {
+	tokens := map[string]*claims.Set{
+		"scope string": mustParse(t, `{"scope":"orders.read orders.write"}`),
+		"scope array":  mustParse(t, `{"scope":["orders.read","orders.write"]}`),
+		"scp string":   mustParse(t, `{"scp":"orders.read orders.write"}`),
+		"scp array":    mustParse(t, `{"scp":["orders.read","orders.write"]}`),
+		"split":        mustParse(t, `{"scope":"orders.read","scp":["orders.write"]}`),
+	}
+	none := mustParse(t, `{"scope":"profile","scp":["email"],"orders.write":"orders.write","groups":["orders.write"]}`)
+	for _, name := range []string{"scope", "scp"} {
+		r, err := claims.Compile(map[string][]string{name: {"orders.write"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, tok := range tokens {
+			if !r.Match(tok) {
+				t.Errorf("%s: orders.write, token with %s: no match", name, what)
+			}
+		}
+		if r.Match(none) {
+			t.Errorf("%s: orders.write matched a token without that scope", name)
+		}
+	}
+	both, _ := claims.Compile(map[string][]string{"scope": {"orders.read"}, "scp": {"orders.write"}})
+	if !both.Match(tokens["scope string"]) || !both.Match(tokens["split"]) || both.Match(mustParse(t, `{"scp":"orders.read"}`)) {
+		t.Error("conditions on scope and scp together must each be met by the token's scopes")
+	}
+	if n := testing.AllocsPerRun(100, func() { both.Match(tokens["split"]) }); n != 0 {
+		t.Errorf("Match on scopes allocates %v times", n)
+	}
+}
+
+func TestScopes(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		want    []string
+	}{
+		{`{"scope":"a b"}`, []string{"a", "b"}},
+		{`{"scp":["a","b"]}`, []string{"a", "b"}},
+		{`{"scope":"a  b","scp":["b","c","c"]}`, []string{"a", "b", "c"}},
+		{`{"scope":"","scp":"x"}`, []string{"x"}},
+		{`{"scope":{"a":1},"scp":null}`, nil},
+		{`{"sub":"alice"}`, nil},
+	} {
+		s := mustParse(t, tc.payload)
+		if got := s.Scopes(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Scopes() = %q, want %q", tc.payload, got, tc.want)
+		}
+	}
+	var nilSet *claims.Set
+	if nilSet.Scopes() != nil {
+		t.Error("a nil Set has scopes")
+	}
+	s := mustParse(t, `{"scope":"a","scp":["b"]}`)
+	s.Scopes()[0] = "changed"
+	if got := s.Values("scope"); !slices.Equal(got, []string{"a"}) || !slices.Equal(s.Scopes(), []string{"a", "b"}) {
+		t.Errorf("Scopes shares its slice: scope %q, scopes %q", got, s.Scopes())
 	}
 }
 

@@ -26,6 +26,7 @@ type Set struct {
 	payload  []byte // the JSON object as the token carried it
 	raw      map[string]json.RawMessage
 	values   map[string][]string // what each claim holds, for matching
+	scopes   []string            // the words of scope and scp together
 	subject  string
 	issuer   string
 	audience []string
@@ -58,6 +59,7 @@ func Parse(payload []byte) (*Set, error) {
 			s.values[name] = vals
 		}
 	}
+	s.scopes = union(s.values["scope"], s.values["scp"])
 	if err := s.registered(); err != nil {
 		return nil, err
 	}
@@ -181,7 +183,27 @@ func matchValues(name string, v json.RawMessage) []string {
 
 // isScope reports whether a claim is an OAuth 2.0 scope: a string of
 // space-separated words (RFC 8693 section 4.2), or an array of them.
+// Issuers name it "scope" (RFC 8693, RFC 9068) or "scp" (ORY Hydra,
+// Okta, Microsoft Entra), so both names mean the token's scopes.
 func isScope(name string) bool { return name == "scope" || name == "scp" }
+
+// union returns the elements of a, then those of b that a lacks; a or b
+// itself when the other adds nothing.
+func union(a, b []string) []string {
+	var out []string
+	for _, v := range b {
+		if !slices.Contains(a, v) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return a
+	}
+	if len(a) == 0 {
+		return out
+	}
+	return append(slices.Clip(a), out...)
+}
 
 // scalar returns a JSON string's value, or a number's or boolean's text.
 func scalar(v json.RawMessage) (string, bool) {
@@ -275,6 +297,17 @@ func (s *Set) Values(name string) []string {
 		return nil
 	}
 	return slices.Clone(s.values[name])
+}
+
+// Scopes returns the token's OAuth 2.0 scopes, in a new slice: the words
+// of its `scope` claim, then those of its `scp` claim that `scope` does
+// not list; each claim may be a space-separated string or an array. A
+// condition on `scope` or `scp` matches these.
+func (s *Set) Scopes() []string {
+	if s == nil {
+		return nil
+	}
+	return slices.Clone(s.scopes)
 }
 
 // Has reports whether the claim holds value, as [Set.Values] lists it.

@@ -85,6 +85,10 @@ type Options struct {
 	Previous *Authenticator
 	// Now returns the current time. If nil, time.Now. Tests set it.
 	Now func() time.Time
+	// After returns a channel that receives once d has passed on the
+	// clock Now reads: key sets are read again on its schedule. If nil,
+	// time.After. Tests set it with Now, to the same manual clock's.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // Authenticator verifies the end-user tokens of one service's requests.
@@ -127,6 +131,9 @@ func New(cfg Config, opts Options) (*Authenticator, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.After == nil {
+		opts.After = time.After
 	}
 	realm := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(opts.Service)
 	a := &Authenticator{
@@ -172,7 +179,7 @@ func (a *Authenticator) source(cfg JWKS, opts Options) (*keySource, error) {
 		s.acquire()
 	} else {
 		var err error
-		if s, err = newKeySource(cfg, opts.Logger, opts.Now); err != nil {
+		if s, err = newKeySource(cfg, opts.Logger, opts.Now, opts.After); err != nil {
 			return nil, err
 		}
 	}

@@ -35,6 +35,7 @@ type keySource struct {
 	client *http.Client // nil for a file
 	logger *slog.Logger
 	now    func() time.Time
+	after  func(time.Duration) <-chan time.Time // the schedule's clock, Now's
 
 	current atomic.Pointer[keySnapshot] // nil until the first good read
 
@@ -53,8 +54,8 @@ type keySource struct {
 // file is read before it returns, and an error returned when it cannot
 // be; a URL is fetched by the loop, so the first requests may wait for
 // it (within their own deadlines).
-func newKeySource(cfg JWKS, logger *slog.Logger, now func() time.Time) (*keySource, error) {
-	s := &keySource{cfg: cfg, logger: logger, now: now, refs: 1, done: make(chan struct{})}
+func newKeySource(cfg JWKS, logger *slog.Logger, now func() time.Time, after func(time.Duration) <-chan time.Time) (*keySource, error) {
+	s := &keySource{cfg: cfg, logger: logger, now: now, after: after, refs: 1, done: make(chan struct{})}
 	if cfg.File != "" {
 		s.name = cfg.File
 		s.fetch = func(context.Context) ([]byte, error) { return readFile(cfg.File) }
@@ -179,13 +180,11 @@ func (s *keySource) loop(ctx context.Context) {
 		next = every
 	}
 	retry := minEvery
-	timer := time.NewTimer(next)
-	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-timer.C:
+		case <-s.after(next):
 		}
 		s.mu.Lock()
 		ch := s.startRead(ctx)
@@ -200,7 +199,6 @@ func (s *keySource) loop(ctx context.Context) {
 		} else {
 			next, retry = retry, min(2*retry, every)
 		}
-		timer.Reset(next)
 	}
 }
 
