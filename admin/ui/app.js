@@ -171,8 +171,8 @@ function renderServices(view) {
       td(`${e.requests} (${e.failures} failed)`, 'n'), td(e.countedBy || '')));
   }
   const bad = view.peers.filter((p) => p.error);
-  $('#peers').textContent = `counts from ${view.peers.length - bad.length + 1} of ${view.peers.length + 1} members` +
-    (bad.length ? ' · unreachable: ' + bad.map((p) => `${p.service} ${p.node} (${p.error})`).join('; ') : '');
+  $('#peers').textContent = `counts from ${view.peers.length - bad.length + 1} of ${view.peers.length + 1} members with an admin endpoint` +
+    (bad.length ? ' · not read: ' + bad.map((p) => `${p.service} ${p.node} (${p.error})`).join('; ') : '');
 }
 
 // ---- node status
