@@ -2,10 +2,6 @@ package admin
 
 import (
 	"context"
-	"crypto/tls"
-	"encoding/json"
-	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -36,7 +32,8 @@ type MeshView struct {
 	Edges    []stats.Edge  `json:"edges"`
 	// BucketSeconds is the width of each point of the services' charts.
 	BucketSeconds int `json:"bucketSeconds"`
-	// Peers lists the members asked for their counts and how that went.
+	// Peers lists the members that advertise an admin endpoint and
+	// whether their counts could be read.
 	Peers []PeerResult `json:"peers"`
 }
 
@@ -63,7 +60,10 @@ type PeerResult struct {
 	Node    string `json:"node"`
 	Service string `json:"service"`
 	Addr    string `json:"addr"`
-	Error   string `json:"error,omitempty"`
+	// Error says why the member's counts are not in the view: it could
+	// not be reached or refused, its address is loopback on another host,
+	// or the address answered with another node's counts.
+	Error string `json:"error,omitempty"`
 }
 
 func (s *Server) serveMesh(w http.ResponseWriter, r *http.Request) {
@@ -72,7 +72,9 @@ func (s *Server) serveMesh(w http.ResponseWriter, r *http.Request) {
 
 // meshView asks every member that advertises an admin endpoint for its
 // counts, concurrently and within peerTimeout, and merges them with the
-// node's own.
+// node's own. A member whose admin address is loopback on another host
+// is not asked, and counts that another node sent are not merged: each
+// is reported as the member's error instead.
 func (s *Server) meshView(ctx context.Context) MeshView {
 	now := time.Now()
 	instances := s.cfg.Node.Instances()
@@ -80,6 +82,10 @@ func (s *Server) meshView(ctx context.Context) MeshView {
 	var snaps []stats.Snapshot
 	if s.cfg.Stats != nil {
 		snaps = append(snaps, s.cfg.Stats.Snapshot())
+	}
+	gossip := map[string]string{} // member name → gossip address
+	for _, m := range s.cfg.Node.Members() {
+		gossip[m.Name] = m.Addr
 	}
 	var peers []*discovery.Instance
 	for _, in := range instances {
@@ -100,10 +106,14 @@ func (s *Server) meshView(ctx context.Context) MeshView {
 	for i, in := range peers {
 		ep, _ := in.EndpointFor(Protocol)
 		results[i] = PeerResult{Node: in.Node, Service: in.Service, Addr: ep.Addr}
+		if why := unreachableAdmin(ep.Addr, gossip[in.Node], gossip[s.cfg.NodeName]); why != "" {
+			results[i].Error = why
+			continue
+		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			snap, err := s.peers.fetch(ctx, in.Service, ep.Addr)
+			snap, err := s.peers.fetch(ctx, in.Service, in.Node, ep.Addr)
 			if err != nil {
 				results[i].Error = err.Error()
 				return
@@ -186,77 +196,4 @@ func health(sv *ServiceView) string {
 		return "degraded"
 	}
 	return "healthy"
-}
-
-// peerClient fetches peers' counts, over mutual TLS when tls gives a
-// configuration for the peer's service.
-type peerClient struct {
-	tls   func(service string) *tls.Config
-	mu    sync.Mutex
-	plain *http.Transport
-	byTLS map[string]*http.Transport // by service
-}
-
-func (p *peerClient) transport(service string) (*http.Transport, string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var cfg *tls.Config
-	if p.tls != nil {
-		cfg = p.tls(service)
-	}
-	if cfg == nil {
-		if p.plain == nil {
-			p.plain = &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}
-		}
-		return p.plain, "http"
-	}
-	if p.byTLS == nil {
-		p.byTLS = map[string]*http.Transport{}
-	}
-	t := p.byTLS[service]
-	if t == nil {
-		t = &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}
-		p.byTLS[service] = t
-	}
-	return t, "https"
-}
-
-func (p *peerClient) fetch(ctx context.Context, service, addr string) (*stats.Snapshot, error) {
-	t, scheme := p.transport(service)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+addr+"/weft/stats", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := t.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxStatsSize))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s: %.200s", addr, resp.Status, body)
-	}
-	var snap stats.Snapshot
-	if err := json.Unmarshal(body, &snap); err != nil {
-		return nil, fmt.Errorf("%s sent no stats snapshot: %w", addr, err)
-	}
-	if err := snap.Check(); err != nil {
-		return nil, err
-	}
-	snap.Service = service // as the catalog says, not as the peer claims
-	return &snap, nil
-}
-
-func (p *peerClient) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.plain != nil {
-		p.plain.CloseIdleConnections()
-	}
-	for _, t := range p.byTLS {
-		t.CloseIdleConnections()
-	}
 }

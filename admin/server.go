@@ -34,6 +34,10 @@ type Node interface {
 	// Instances returns the mesh's live catalog entries, the node's own
 	// included, as the node sees them.
 	Instances() []*discovery.Instance
+	// Members returns the gossip members, the node included, as the node
+	// sees them. Their gossip addresses tell which members share the
+	// node's host, and so may be asked on a loopback admin address.
+	Members() []discovery.Member
 }
 
 // Config configures [Start].

@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/weftmesh/weft/admin"
+	"github.com/weftmesh/weft/admin/stats"
 	"github.com/weftmesh/weft/mesh"
 	"github.com/weftmesh/weft/mesh/meshtest"
 )
@@ -169,6 +171,34 @@ func TestMeshViewShowsEveryEdge(t *testing.T) {
 		if c := svc["checkout"]; c.Health != "down" {
 			t.Errorf("%s: checkout health %q with a quarter of its requests failing, want down", base, c.Health)
 		}
+	}
+}
+
+// A caller without an admin endpoint sends no counts: its edges come from
+// the counts of the callees it called, marked as such.
+func TestCalleeCountsCallersWithoutAdminEndpoint(t *testing.T) {
+	m := meshtest.New(t)
+	checkout := m.Serve(mesh.Config{Service: "checkout", AdminAddr: "127.0.0.1:0"}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	loadgen := m.Start(mesh.Config{Service: "loadgen"})
+	meshtest.WaitEndpoints(t, loadgen, "checkout", 1)
+	c := loadgen.NewClient("checkout")
+	for range 7 {
+		resp, err := c.Get("http://checkout/ok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	v := meshView(t, nil, "http://"+checkout.AdminAddr())
+	i := slices.IndexFunc(v.Edges, func(e stats.Edge) bool { return e.Source == "loadgen" && e.Destination == "checkout" })
+	if i < 0 {
+		t.Fatalf("no edge loadgen → checkout: %+v", v.Edges)
+	}
+	if e := v.Edges[i]; e.Requests != 7 || e.CountedBy != stats.CountedByCallee {
+		t.Errorf("loadgen → checkout = %d requests counted by the %s, want 7 counted by the callee", e.Requests, e.CountedBy)
 	}
 }
 

@@ -156,6 +156,8 @@ func (v adminView) Draining() bool {
 	return v.n.stopping
 }
 
+func (v adminView) Members() []discovery.Member { return v.n.members.Members() }
+
 func (v adminView) Instances() []*discovery.Instance {
 	view := v.n.members.View()
 	var out []*discovery.Instance

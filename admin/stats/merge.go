@@ -18,8 +18,9 @@ const ExternalCaller = "(external)"
 // View is the merged counts of many nodes: the service graph's edges and
 // each service's golden signals.
 type View struct {
-	// Edges are caller → callee, from the callers' own counts, and from
-	// the callees' for callers that are not mesh clients.
+	// Edges are caller → callee: from the callers' own counts when an
+	// instance of the caller sent its counts, else from the callees'
+	// (see [Edge.CountedBy]).
 	Edges []Edge `json:"edges"`
 	// Services are the golden signals of each service that served
 	// requests, from its instances' counts.
@@ -51,8 +52,27 @@ type Edge struct {
 	Source      string   `json:"source"`
 	Destination string   `json:"destination"`
 	Protocols   []string `json:"protocols"`
+	// CountedBy says whose counts the figures are: [CountedByCaller] or
+	// [CountedByCallee].
+	CountedBy string `json:"countedBy"`
 	Summary
 }
+
+// Values of [Edge.CountedBy]. An edge is counted by one side only, so no
+// request is counted twice.
+const (
+	// CountedByCaller: the calls the caller's instances that sent their
+	// counts made, as they saw them: one per call, its retries within,
+	// calls that never reached the callee included.
+	CountedByCaller = "caller"
+	// CountedByCallee: the requests the callee's instances that sent
+	// their counts served, by the caller's service (verified under mutual
+	// TLS, else as the caller asserted it): each attempt counts, and calls
+	// that never reached the callee are missing. Used when no instance of
+	// the caller sent counts (it runs no admin endpoint, or could not be
+	// read), and for callers from outside the mesh.
+	CountedByCallee = "callee"
+)
 
 // Service is one service's requests served: its last minute and a point
 // per time bucket over the window, oldest first.
@@ -139,21 +159,30 @@ func (a *acc) points(now time.Time) []Point {
 }
 
 // Merge adds up snapshots, which must have passed [Snapshot.Check], into
-// the view at now. Each node's calls make the edges from its service;
-// requests served to callers that named no service make edges from
-// [ExternalCaller]; requests served make the services' golden signals.
+// the view at now. Each node's calls make the edges from its service.
+// Requests served make the services' golden signals, and the edges from
+// callers that sent no snapshot: from the caller's service, or from
+// [ExternalCaller] when the caller named none.
 func Merge(now time.Time, snaps []Snapshot) View {
 	type edgeKey struct{ src, dst string }
 	edges := map[edgeKey]*acc{}
+	countedBy := map[edgeKey]string{}
 	services := map[string]*acc{}
 	v := View{BucketSeconds: BucketSeconds}
-	get := func(m map[edgeKey]*acc, k edgeKey) *acc {
-		a := m[k]
+	get := func(k edgeKey, by string) *acc {
+		a := edges[k]
 		if a == nil {
 			a = &acc{}
-			m[k] = a
+			edges[k] = a
+			countedBy[k] = by
 		}
 		return a
+	}
+	// A service that sent a snapshot counts its own calls; the callees'
+	// counts of its requests are left out, or they would count twice.
+	reported := map[string]bool{}
+	for _, snap := range snaps {
+		reported[snap.Service] = true
 	}
 	for _, snap := range snaps {
 		v.Nodes = append(v.Nodes, snap.Node)
@@ -167,15 +196,18 @@ func Merge(now time.Time, snaps []Snapshot) View {
 				}
 				switch {
 				case ser.Dir == Out:
-					get(edges, edgeKey{snap.Service, ser.Peer}).add(ser.Protocol, b, &h)
+					get(edgeKey{snap.Service, ser.Peer}, CountedByCaller).add(ser.Protocol, b, &h)
 				case ser.Dir == In:
 					if svc == nil {
 						svc = &acc{}
 						services[snap.Service] = svc
 					}
 					svc.add(ser.Protocol, b, &h)
-					if ser.Peer == "" {
-						get(edges, edgeKey{ExternalCaller, snap.Service}).add(ser.Protocol, b, &h)
+					switch {
+					case ser.Peer == "":
+						get(edgeKey{ExternalCaller, snap.Service}, CountedByCallee).add(ser.Protocol, b, &h)
+					case ser.Peer != OtherPeer && !reported[ser.Peer]:
+						get(edgeKey{ser.Peer, snap.Service}, CountedByCallee).add(ser.Protocol, b, &h)
 					}
 				}
 			}
@@ -185,7 +217,7 @@ func Merge(now time.Time, snaps []Snapshot) View {
 		return strings.Compare(a.src+"\x00"+a.dst, b.src+"\x00"+b.dst)
 	}) {
 		a := edges[k]
-		v.Edges = append(v.Edges, Edge{Source: k.src, Destination: k.dst,
+		v.Edges = append(v.Edges, Edge{Source: k.src, Destination: k.dst, CountedBy: countedBy[k],
 			Protocols: slices.Sorted(maps.Keys(a.protocols)), Summary: a.summary(now)})
 	}
 	for _, name := range slices.Sorted(maps.Keys(services)) {

@@ -158,6 +158,62 @@ func TestRecorderCountsEdgesAndFailures(t *testing.T) {
 	}
 }
 
+// An edge is counted by its caller when an instance of the caller sent
+// its counts, else by its callee, never by both: payments served 6
+// requests from checkout, which counted its own 4 calls (made from the one
+// instance that sent counts), and 3 from loadgen, which sent none.
+func TestCalleeCountsEdgesOfCallersThatSentNone(t *testing.T) {
+	c := newClock()
+	ctx := context.Background()
+	payments := NewRecorder(Config{Service: "payments", Node: "payments-1", Now: c.now})
+	served := func(source string, status int) {
+		payments.EndInbound(ctx, &observe.InboundInfo{Protocol: "http", Source: source, Status: status, Start: c.t.Add(-time.Millisecond), End: c.t})
+	}
+	for i := range 6 {
+		status := 200
+		if i%3 == 2 {
+			status = 500
+		}
+		served("checkout", status)
+	}
+	for range 3 {
+		served("loadgen", 200)
+	}
+	served("", 200)
+	checkout := NewRecorder(Config{Service: "checkout", Node: "checkout-1", Now: c.now})
+	for range 4 {
+		checkout.EndCall(ctx, call("payments", 200, time.Millisecond, c.t))
+	}
+	edges := func(snaps ...Snapshot) map[string]Edge {
+		got := map[string]Edge{}
+		for _, e := range Merge(c.t, snaps).Edges {
+			got[e.Source+">"+e.Destination] = e
+		}
+		return got
+	}
+
+	both := edges(roundTrip(t, payments.Snapshot()), roundTrip(t, checkout.Snapshot()))
+	for key, want := range map[string]struct {
+		n, failed uint64
+		by        string
+	}{
+		"checkout>payments":          {4, 0, CountedByCaller},
+		"loadgen>payments":           {3, 0, CountedByCallee},
+		ExternalCaller + ">payments": {1, 0, CountedByCallee},
+	} {
+		if e := both[key]; e.Requests != want.n || e.Failures != want.failed || e.CountedBy != want.by {
+			t.Errorf("with both snapshots, %s = %d requests, %d failed, counted by %q; want %d, %d, %q", key, e.Requests, e.Failures, e.CountedBy, want.n, want.failed, want.by)
+		}
+	}
+	if len(both) != 3 {
+		t.Errorf("edges %v, want 3", both)
+	}
+	calleeOnly := edges(roundTrip(t, payments.Snapshot()))
+	if e := calleeOnly["checkout>payments"]; e.Requests != 6 || e.Failures != 2 || e.CountedBy != CountedByCallee {
+		t.Errorf("without checkout's snapshot, checkout → payments = %+v, want 6 requests, 2 failed, counted by the callee", e)
+	}
+}
+
 // Counts leave the window as time passes; a bucket reused after a full
 // turn starts from zero.
 func TestWindowForgetsOldBuckets(t *testing.T) {

@@ -105,10 +105,12 @@ function renderGraph(view) {
       mx = (x1 + x2) / 2; my = Math.max(y1, y2) + 52;
     }
     const label = `${fmt(e.rps)} req/s · ${pct(e.successRate)} · p50 ${ms(e.p50Ms)} · p99 ${ms(e.p99Ms)}`;
+    const byCallee = e.countedBy === 'callee';
     const g = el('svg:g', {
-      class: 'edge ' + cls, 'data-source': e.source, 'data-destination': e.destination,
-      'data-rps': e.rps, 'data-success-rate': e.successRate, 'data-p50': e.p50Ms, 'data-p99': e.p99Ms,
-    }, el('svg:title', { text: `${e.source} → ${e.destination}\n${label}\n${e.requests} requests, ${e.failures} failed in the last minute` }),
+      class: 'edge ' + cls + (byCallee ? ' by-callee' : ''), 'data-source': e.source, 'data-destination': e.destination,
+      'data-rps': e.rps, 'data-success-rate': e.successRate, 'data-p50': e.p50Ms, 'data-p99': e.p99Ms, 'data-counted-by': e.countedBy,
+    }, el('svg:title', { text: `${e.source} → ${e.destination}\n${label}\n${e.requests} requests, ${e.failures} failed in the last minute` +
+      (byCallee ? `\ncounted by ${e.destination} as it served them (each attempt): ${e.source} sends no counts` : '') }),
       el('svg:path', { d, 'marker-end': `url(#arrow-${cls})` }));
     edgeLayer.append(g);
     const t = el('svg:text', { x: mx, y: my - 4, 'text-anchor': 'middle', class: 'edge-label',
@@ -166,11 +168,11 @@ function renderServices(view) {
     eb.append(el('tr', { 'data-source': e.source, 'data-destination': e.destination },
       td(e.source), td(e.destination), td((e.protocols || []).join(', ')), td(fmt(e.rps), 'n'),
       td(pct(e.successRate), 'n ' + rateClass(e.successRate)), td(ms(e.p50Ms), 'n'), td(ms(e.p99Ms), 'n'),
-      td(`${e.requests} (${e.failures} failed)`, 'n')));
+      td(`${e.requests} (${e.failures} failed)`, 'n'), td(e.countedBy || '')));
   }
   const bad = view.peers.filter((p) => p.error);
-  $('#peers').textContent = `counts from ${view.peers.length - bad.length + 1} of ${view.peers.length + 1} members` +
-    (bad.length ? ' · unreachable: ' + bad.map((p) => `${p.service} ${p.node} (${p.error})`).join('; ') : '');
+  $('#peers').textContent = `counts from ${view.peers.length - bad.length + 1} of ${view.peers.length + 1} members with an admin endpoint` +
+    (bad.length ? ' · not read: ' + bad.map((p) => `${p.service} ${p.node} (${p.error})`).join('; ') : '');
 }
 
 // ---- node status
