@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 )
@@ -119,9 +123,74 @@ func adminURL(admin string) (string, error) {
 	return strings.TrimSuffix(base, "/") + "/debug/weft", nil
 }
 
-// fetchStatus reads a node's status: the raw JSON, for --json, and its
-// decoded form.
-func fetchStatus(admin string) ([]byte, *nodeStatus, error) {
+// unreachable explains why a node's admin endpoint could not be read: a
+// certificate the command could not verify, or present, means the
+// endpoint requires mutual TLS.
+func unreachable(err error, admin string) error {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var alert tls.AlertError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &alert) || errors.As(err, &verify) {
+		return fmt.Errorf("the node's admin endpoint at %s requires mutual TLS: %w (pass --cert and --key from weft ca issue for an identity admin.allow names, and --cacert with the mesh's root certificate)", admin, err)
+	}
+	return fmt.Errorf("cannot reach the node's admin endpoint: %w (is the node running with admin.listen or WEFT_ADMIN_ADDR set to %s?)", err, admin)
+}
+
+// tlsFlags reach an admin endpoint that requires mutual TLS.
+type tlsFlags struct{ cert, key, ca *string }
+
+func addTLSFlags(fs *flag.FlagSet) tlsFlags {
+	return tlsFlags{
+		cert: fs.String("cert", "", "client certificate for an admin endpoint that requires mutual TLS (weft ca issue)"),
+		key:  fs.String("key", "", "its private key"),
+		ca:   fs.String("cacert", "", "the mesh's root certificate, to verify the node with"),
+	}
+}
+
+// client returns the HTTP client: plain, or presenting the certificate
+// and verifying the node's chain against the CA. The node's certificate
+// names its SPIFFE ID, not a host name, so the host is not checked.
+func (f tlsFlags) client() (*http.Client, error) {
+	if *f.cert == "" && *f.key == "" && *f.ca == "" {
+		return &http.Client{}, nil
+	}
+	if *f.cert == "" || *f.key == "" || *f.ca == "" {
+		return nil, errors.New("--cert, --key and --cacert go together")
+	}
+	pair, err := tls.LoadX509KeyPair(*f.cert, *f.key)
+	if err != nil {
+		return nil, err
+	}
+	pem, err := os.ReadFile(*f.ca)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no certificate", *f.ca)
+	}
+	cfg := &tls.Config{
+		Certificates:       []tls.Certificate{pair},
+		InsecureSkipVerify: true, // verified below, without a host name
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the node sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+			return err
+		},
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ResponseHeaderTimeout: adminTimeout}}, nil
+}
+
+// fetchStatus reads a node's status through client: the raw JSON, for
+// --json, and its decoded form.
+func fetchStatus(client *http.Client, admin string) ([]byte, *nodeStatus, error) {
 	url, err := adminURL(admin)
 	if err != nil {
 		return nil, nil, err
@@ -133,14 +202,17 @@ func fetchStatus(admin string) ([]byte, *nodeStatus, error) {
 		return nil, nil, fmt.Errorf("admin address %q: %w", admin, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach the node's admin endpoint: %w (is the node running with admin.listen or WEFT_ADMIN_ADDR set to %s?)", err, admin)
+		return nil, nil, unreachable(err, admin)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", url, err)
+	}
+	if resp.StatusCode == http.StatusForbidden {
+		return nil, nil, fmt.Errorf("%s answered %s: %s (over https://, --cert and --key present an identity, --cacert verifies the node)", url, resp.Status, strings.TrimSpace(string(body)))
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, nil, fmt.Errorf("%s answered %s: %s", url, resp.Status, strings.TrimSpace(string(body)))

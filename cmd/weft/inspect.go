@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,10 +19,10 @@ import (
 
 // The commands that read a running node's admin endpoint.
 var (
-	statusCommand    = command{name: "status", args: "ADMIN [--json]", summary: statusSummary, run: runStatus}
-	membersCommand   = command{name: "members", args: "ADMIN [--json]", summary: membersSummary, run: runMembers}
-	endpointsCommand = command{name: "endpoints", args: "ADMIN SERVICE [--json]", summary: endpointsSummary, run: runEndpoints}
-	policyCommand    = command{name: "policy", args: "ADMIN [--json]", summary: policySummary, run: runPolicy}
+	statusCommand    = command{name: "status", args: "ADMIN [--json] [--cert F --key F --cacert F]", summary: statusSummary, run: runStatus}
+	membersCommand   = command{name: "members", args: "ADMIN [--json] [--cert F --key F --cacert F]", summary: membersSummary, run: runMembers}
+	endpointsCommand = command{name: "endpoints", args: "ADMIN SERVICE [--json] [--cert F --key F --cacert F]", summary: endpointsSummary, run: runEndpoints}
+	policyCommand    = command{name: "policy", args: "ADMIN [--json] [--cert F --key F --cacert F]", summary: policySummary, run: runPolicy}
 )
 
 const (
@@ -34,14 +35,17 @@ const (
 // maxDecisions is how many routing decisions weft status prints.
 const maxDecisions = 10
 
-// inspectArgs parses an inspect command's line: its positional arguments
-// and --json, in any order. It returns the exit code to stop with, or -1.
-func inspectArgs(name, synopsis, summary string, args []string, npos int, stdout, stderr io.Writer) (pos []string, asJSON bool, code int) {
+// inspectArgs parses an inspect command's line: its positional arguments,
+// --json and the TLS flags, in any order, and returns the client that
+// reads the node. It returns the exit code to stop with, or -1.
+func inspectArgs(name, synopsis, summary string, args []string, npos int, stdout, stderr io.Writer) (pos []string, asJSON bool, client *http.Client, code int) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&asJSON, "json", false, "print the node's JSON instead of tables")
+	tc := addTLSFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: weft %s %s\n\n%s.\nADMIN is the node's admin address (admin.listen or $WEFT_ADMIN_ADDR), such as 127.0.0.1:9901.\nExits 0 on success, 1 if the node cannot be read, 2 on a usage error.\n", name, synopsis, summary)
+		fmt.Fprintf(fs.Output(), "Usage: weft %s %s\n\n%s.\nADMIN is the node's admin address (admin.listen or $WEFT_ADMIN_ADDR), such as 127.0.0.1:9901;\nuse an https:// URL with --cert, --key and --cacert (from weft ca issue) for a node whose admin\nendpoint requires mutual TLS.\nExits 0 on success, 1 if the node cannot be read, 2 on a usage error.\n", name, synopsis, summary)
+		fs.PrintDefaults()
 	}
 	// Flags may come after the positional arguments.
 	for {
@@ -49,9 +53,9 @@ func inspectArgs(name, synopsis, summary string, args []string, npos int, stdout
 			if errors.Is(err, flag.ErrHelp) {
 				fs.SetOutput(stdout)
 				fs.Usage()
-				return nil, false, exitOK
+				return nil, false, nil, exitOK
 			}
-			return nil, false, exitUsage
+			return nil, false, nil, exitUsage
 		}
 		if fs.NArg() == 0 {
 			break
@@ -62,9 +66,14 @@ func inspectArgs(name, synopsis, summary string, args []string, npos int, stdout
 	if len(pos) != npos {
 		fmt.Fprintf(stderr, "weft %s: want %d argument(s), got %d\n", name, npos, len(pos))
 		fs.Usage()
-		return nil, false, exitUsage
+		return nil, false, nil, exitUsage
 	}
-	return pos, asJSON, -1
+	client, err := tc.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "weft %s: %v\n", name, err)
+		return nil, false, nil, exitUsage
+	}
+	return pos, asJSON, client, -1
 }
 
 // printJSON writes v indented.
@@ -75,11 +84,11 @@ func printJSON(w io.Writer, v any) {
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	pos, asJSON, code := inspectArgs("status", "ADMIN [--json]", statusSummary, args, 1, stdout, stderr)
+	pos, asJSON, client, code := inspectArgs("status", "ADMIN [--json]", statusSummary, args, 1, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
-	raw, st, err := fetchStatus(pos[0])
+	raw, st, err := fetchStatus(client, pos[0])
 	if err != nil {
 		fmt.Fprintln(stderr, "weft status:", err)
 		return exitFailure
@@ -164,11 +173,11 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 }
 
 func runMembers(args []string, stdout, stderr io.Writer) int {
-	pos, asJSON, code := inspectArgs("members", "ADMIN [--json]", membersSummary, args, 1, stdout, stderr)
+	pos, asJSON, client, code := inspectArgs("members", "ADMIN [--json]", membersSummary, args, 1, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
-	_, st, err := fetchStatus(pos[0])
+	_, st, err := fetchStatus(client, pos[0])
 	if err != nil {
 		fmt.Fprintln(stderr, "weft members:", err)
 		return exitFailure
@@ -187,11 +196,11 @@ func runMembers(args []string, stdout, stderr io.Writer) int {
 }
 
 func runEndpoints(args []string, stdout, stderr io.Writer) int {
-	pos, asJSON, code := inspectArgs("endpoints", "ADMIN SERVICE [--json]", endpointsSummary+".\nLATENCY is the moving average peak_ewma balances on; STATE is up, down (a refused connection) or ejected", args, 2, stdout, stderr)
+	pos, asJSON, client, code := inspectArgs("endpoints", "ADMIN SERVICE [--json]", endpointsSummary+".\nLATENCY is the moving average peak_ewma balances on; STATE is up, down (a refused connection) or ejected", args, 2, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
-	_, st, err := fetchStatus(pos[0])
+	_, st, err := fetchStatus(client, pos[0])
 	if err != nil {
 		fmt.Fprintln(stderr, "weft endpoints:", err)
 		return exitFailure
@@ -238,11 +247,11 @@ func runEndpoints(args []string, stdout, stderr io.Writer) int {
 }
 
 func runPolicy(args []string, stdout, stderr io.Writer) int {
-	pos, asJSON, code := inspectArgs("policy", "ADMIN [--json]", policySummary, args, 1, stdout, stderr)
+	pos, asJSON, client, code := inspectArgs("policy", "ADMIN [--json]", policySummary, args, 1, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
-	_, st, err := fetchStatus(pos[0])
+	_, st, err := fetchStatus(client, pos[0])
 	if err != nil {
 		fmt.Fprintln(stderr, "weft policy:", err)
 		return exitFailure

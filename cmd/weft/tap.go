@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -181,57 +179,6 @@ func formatEvent(e *tap.Event) string {
 		fmt.Fprintf(&b, "  (%s)", e.Reason)
 	}
 	return b.String()
-}
-
-// tlsFlags reach an admin endpoint that requires mutual TLS.
-type tlsFlags struct{ cert, key, ca *string }
-
-func addTLSFlags(fs *flag.FlagSet) tlsFlags {
-	return tlsFlags{
-		cert: fs.String("cert", "", "client certificate for an admin endpoint that requires mutual TLS (weft ca issue)"),
-		key:  fs.String("key", "", "its private key"),
-		ca:   fs.String("cacert", "", "the mesh's root certificate, to verify the node with"),
-	}
-}
-
-// client returns the HTTP client: plain, or presenting the certificate
-// and verifying the node's chain against the CA. The node's certificate
-// names its SPIFFE ID, not a host name, so the host is not checked.
-func (f tlsFlags) client() (*http.Client, error) {
-	if *f.cert == "" && *f.key == "" && *f.ca == "" {
-		return &http.Client{}, nil
-	}
-	if *f.cert == "" || *f.key == "" || *f.ca == "" {
-		return nil, errors.New("--cert, --key and --cacert go together")
-	}
-	pair, err := tls.LoadX509KeyPair(*f.cert, *f.key)
-	if err != nil {
-		return nil, err
-	}
-	pem, err := os.ReadFile(*f.ca)
-	if err != nil {
-		return nil, err
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no certificate", *f.ca)
-	}
-	cfg := &tls.Config{
-		Certificates:       []tls.Certificate{pair},
-		InsecureSkipVerify: true, // verified below, without a host name
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("the node sent no certificate")
-			}
-			inter := x509.NewCertPool()
-			for _, c := range cs.PeerCertificates[1:] {
-				inter.AddCert(c)
-			}
-			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-			return err
-		},
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ResponseHeaderTimeout: adminTimeout}}, nil
 }
 
 // adminArg parses the command line of a command whose one argument is a

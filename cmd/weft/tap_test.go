@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/internal/policy"
+	"github.com/weftmesh/weft/mesh"
+	"github.com/weftmesh/weft/mesh/meshtest"
 )
 
 // weft tap streams requests made while it runs, filtered, and stops after
@@ -164,4 +166,41 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// The commands that read a node reach an admin endpoint that requires
+// mutual TLS with --cert, --key and --cacert, and say what to do when they
+// are missing or the identity is not allowed.
+func TestAdminCommandsOverMutualTLS(t *testing.T) {
+	_, caDir := meshtest.DevCA(t)
+	const ops = "spiffe://" + meshtest.TrustDomain + "/tools/ops"
+	m := meshtest.New(t)
+	m.PolicyFile = meshtest.SecurePolicy(t, caDir, "admin: {allow: [\""+ops+"\"]}\n")
+	node := m.Start(mesh.Config{Service: "client", AdminAddr: "127.0.0.1:0"})
+	admin := "https://" + node.AdminAddr()
+
+	creds := func(id string) []string {
+		out := filepath.Join(t.TempDir(), "tool")
+		if code, _, errOut := runWeft("ca", "issue", caDir, "--id", id, "--out", out); code != exitOK {
+			t.Fatalf("ca issue: %d %s", code, errOut)
+		}
+		return []string{"--cert", out + ".crt", "--key", out + ".key", "--cacert", filepath.Join(caDir, "ca.crt")}
+	}
+	allowed, other := creds(ops), creds("spiffe://"+meshtest.TrustDomain+"/tools/intruder")
+
+	for _, args := range [][]string{{"status", admin}, {"members", admin}, {"policy", admin}, {"dashboard", admin, "--no-open"}} {
+		name := args[0]
+		if code, out, errOut := runWeft(append(args, allowed...)...); code != exitOK {
+			t.Errorf("weft %s with an allowed identity: exit %d: %s%s", name, code, out, errOut)
+		}
+		if code, _, errOut := runWeft(args...); code != exitFailure || !strings.Contains(errOut, "requires mutual TLS") || !strings.Contains(errOut, "--cert") {
+			t.Errorf("weft %s without a certificate: exit %d, want %d and a word on mutual TLS and --cert: %s", name, code, exitFailure, errOut)
+		}
+		if code, _, errOut := runWeft(append(args, other...)...); code != exitFailure || !strings.Contains(errOut, "admin.allow") {
+			t.Errorf("weft %s with an identity not allowed: exit %d, want %d and a word on admin.allow: %s", name, code, exitFailure, errOut)
+		}
+	}
+	if code, _, errOut := runWeft("status", admin, "--cert", allowed[1]); code != exitUsage || !strings.Contains(errOut, "go together") {
+		t.Errorf("weft status with --cert alone: exit %d: %s", code, errOut)
+	}
 }
