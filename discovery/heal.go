@@ -54,9 +54,16 @@ type healer struct {
 	logger   *slog.Logger
 	count    *atomic.Uint64
 
-	mu        sync.Mutex
-	lost      map[string]lostPeer  // by node name
-	inflight  map[string]bool      // by address
+	// mu guards the members seen dead and the attempts in flight. The
+	// catalog calls died and back holding its own lock, so nothing may
+	// ask the catalog while holding mu.
+	mu       sync.Mutex
+	lost     map[string]lostPeer // by node name
+	inflight map[string]bool     // by address
+
+	// seedMu guards what the last resolution of the seeds found. idle
+	// asks the catalog while holding it; the catalog never takes it.
+	seedMu    sync.Mutex
 	seedAddrs map[string]time.Time // last resolved; when first missed, zero while alive
 	names     bool                 // some seed is a host name, not an address
 	resolved  time.Time            // when the seeds were last resolved
@@ -137,10 +144,13 @@ func (h *healer) run(ml *memberlist.Memberlist, others func() int, aliveAt func(
 // names resolved within resolveEvery intervals. It allocates nothing.
 func (h *healer) idle(others int, aliveAt func(string) bool, now time.Time) bool {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.lost) > 0 || others == 0 {
+	lost := len(h.lost)
+	h.mu.Unlock()
+	if lost > 0 || others == 0 {
 		return false
 	}
+	h.seedMu.Lock()
+	defer h.seedMu.Unlock()
 	if h.seedAddrs == nil && len(h.seeds) > 0 {
 		return false // not resolved yet
 	}
@@ -177,7 +187,7 @@ func (h *healer) round(ml *memberlist.Memberlist, alive map[string]bool) {
 		resolved = append(resolved, addrs...)
 	}
 	now := time.Now()
-	h.mu.Lock()
+	h.seedMu.Lock()
 	seedAddrs := make(map[string]time.Time, len(resolved))
 	var targets []string
 	for _, a := range resolved {
@@ -195,6 +205,9 @@ func (h *healer) round(ml *memberlist.Memberlist, alive map[string]bool) {
 	}
 	h.seedAddrs = seedAddrs
 	h.resolved = now
+	h.seedMu.Unlock()
+
+	h.mu.Lock()
 	for name, p := range h.lost {
 		switch {
 		case now.Sub(p.since) > h.timeout:

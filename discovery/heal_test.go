@@ -223,8 +223,8 @@ func TestHealerFollowsSeedNameRecords(t *testing.T) {
 		t.Fatalf("groups did not form: a sees %v, b sees %v", names(a.Members()), names(b.Members()))
 	}
 	resolved := func() bool {
-		a.heal.mu.Lock()
-		defer a.heal.mu.Unlock()
+		a.heal.seedMu.Lock()
+		defer a.heal.seedMu.Unlock()
 		return a.heal.seedAddrs != nil
 	}
 	if !waitFor(t, 10*time.Second, resolved) {
@@ -242,5 +242,34 @@ func TestHealerFollowsSeedNameRecords(t *testing.T) {
 	}
 	if a.Stats().Reconnects == 0 {
 		t.Error("the groups met without a reconnect counted")
+	}
+}
+
+// TestHealerIdleMayMeetTheCatalogsCalls models the lock order between the
+// healer and the catalog: idle asks the catalog whether a seed is alive,
+// under the catalog's lock; the catalog, under the same lock, tells the
+// healer of members that die and come back. Here the catalog's answer
+// itself tells the healer of a member back and another dead, as a
+// concurrent NotifyJoin would have while idle waited for the lock; idle
+// must not hold a lock those calls need.
+func TestHealerIdleMayMeetTheCatalogsCalls(t *testing.T) {
+	var count atomic.Uint64
+	h := newHealer(DefaultLocalTiming(), []string{"127.0.0.1:1"}, discardLogger(), &count)
+	defer h.shutdown()
+	h.round(nil, map[string]bool{"127.0.0.1:1": true})
+	aliveAt := func(string) bool {
+		h.back("b")
+		h.died("c", "127.0.0.1:3", time.Now())
+		return true
+	}
+	done := make(chan bool, 1)
+	go func() { done <- h.idle(3, aliveAt, time.Now()) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("idle deadlocked with the catalog's calls to died and back")
+	}
+	if h.idle(3, func(string) bool { return true }, time.Now()) {
+		t.Error("idle with a member seen dead")
 	}
 }
