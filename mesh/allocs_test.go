@@ -10,6 +10,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/weftmesh/weft/internal/race"
 	"github.com/weftmesh/weft/mesh"
 	"github.com/weftmesh/weft/mesh/meshtest"
 )
@@ -62,7 +63,7 @@ func TestRequestAllocations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts several nodes")
 	}
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("the race detector changes allocation counts; scripts/test runs this test without it")
 	}
 	base, baseMTLS := netHTTPAllocs(t, false), netHTTPAllocs(t, true)

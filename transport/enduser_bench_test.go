@@ -9,6 +9,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/weftmesh/weft/internal/jwttest"
+	"github.com/weftmesh/weft/internal/race"
 	"github.com/weftmesh/weft/security/authz"
 	"github.com/weftmesh/weft/security/jwtauth"
 	"github.com/weftmesh/weft/transport"
@@ -99,17 +100,24 @@ func BenchmarkInboundJWT(b *testing.B) {
 	}
 }
 
-// TestInboundJWTAllocations guards what a valid, already seen token adds
-// to a request: at most 20 allocations (the budget).
+// TestInboundJWTAllocations guards what a valid, already seen token and a
+// rule on its claims add to a request, as docs/BENCHMARKS.md gives it:
+// the count measured when the limit was set (the token's digest input,
+// the claims' context value, the request's copy that carries it). A
+// change that lowers the count should lower the limit too.
 func TestInboundJWTAllocations(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector changes allocation counts; scripts/test runs this test without it")
+	}
+	const limit = 3
 	base := newInboundCase(t, false, false)
 	jwt := newInboundCase(t, true, true)
 	base.serve(t)
 	jwt.serve(t)
 	a := testing.AllocsPerRun(200, func() { base.serve(t) })
 	b := testing.AllocsPerRun(200, func() { jwt.serve(t) })
-	if b-a > 20 {
-		t.Errorf("a request with a valid token costs %v allocations more than one without end-user checks (%v against %v), want at most 20", b-a, b, a)
+	if b-a > limit {
+		t.Errorf("a request with a valid token costs %v allocations more than one without end-user checks (%v against %v), want at most %d", b-a, b, a, limit)
 	}
 	t.Logf("allocations per request: %v without end-user checks, %v with jwt and a rule on claims", a, b)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weftmesh/weft/internal/engine"
+	"github.com/weftmesh/weft/internal/race"
 	"github.com/weftmesh/weft/resilience/retry"
 )
 
@@ -144,7 +145,7 @@ func TestCallAllocations(t *testing.T) {
 	// detector, whose pools drop some of what they are given, a call
 	// sometimes makes one (time.AfterFunc: the timer and its function).
 	want := 0.0
-	if raceEnabled {
+	if race.Enabled {
 		want = 2
 	}
 	if allocs > want {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/weftmesh/weft/internal/race"
 	"github.com/weftmesh/weft/security/jwtauth"
 )
 
@@ -66,8 +67,13 @@ func BenchmarkVerifyUncached(b *testing.B) {
 }
 
 // TestCachedAuthenticationAllocations guards the allocation count of a
-// request whose token was verified before.
+// request whose token was verified before: the count measured when the
+// limit was set, the token's digest input.
 func TestCachedAuthenticationAllocations(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector changes allocation counts; scripts/test runs this test without it")
+	}
+	const limit = 1
 	a, h := setUpBench(t, newRSASigner(t, 0, "k1"))
 	ctx := context.Background()
 	n := testing.AllocsPerRun(200, func() {
@@ -75,7 +81,7 @@ func TestCachedAuthenticationAllocations(t *testing.T) {
 			t.Fatal(res.Err)
 		}
 	})
-	if n > 2 {
-		t.Errorf("a cached token costs %v allocations, want at most 2", n)
+	if n > limit {
+		t.Errorf("a cached token costs %v allocations, want at most %d", n, limit)
 	}
 }
