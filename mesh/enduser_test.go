@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
@@ -160,12 +161,12 @@ func TestEndUserAuthenticationGRPC(t *testing.T) {
 	client := dial(t, orders, "payments")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	charge := func(token string) error {
+	charge := func(token string, opts ...grpc.CallOption) error {
 		ctx := ctx
 		if token != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 		}
-		_, err := client.Charge(ctx, &shoppb.ChargeRequest{OrderId: "o1", AmountCents: 100})
+		_, err := client.Charge(ctx, &shoppb.ChargeRequest{OrderId: "o1", AmountCents: 100}, opts...)
 		return err
 	}
 	if err := charge(key.Sign(t, userClaims("payments", "alice", "scope", "payments.write"))); err != nil {
@@ -183,9 +184,88 @@ func TestEndUserAuthenticationGRPC(t *testing.T) {
 	if err := charge(key.Sign(t, userClaims("payments", "alice", "scope", "payments.read"))); code(err) != codes.PermissionDenied {
 		t.Errorf("claims the rule refuses: %v", err)
 	}
+	// A refusal carries the challenge an HTTP 401 carries in
+	// WWW-Authenticate, in the www-authenticate trailer.
+	for _, tc := range []struct {
+		name, token, want string
+	}{
+		{"no token", "", `Bearer realm="payments"`},
+		{"unsigned token", jwttest.Unsigned(t, userClaims("payments", "alice", "scope", "payments.write")), `Bearer realm="payments", error="invalid_token"`},
+		{"expired token", key.Sign(t, userClaims("payments", "alice", "exp", time.Now().Add(-time.Hour).Unix())), `Bearer realm="payments", error="invalid_token"`},
+	} {
+		var trailer metadata.MD
+		err := charge(tc.token, grpc.Trailer(&trailer))
+		if got := trailer.Get("www-authenticate"); code(err) != codes.Unauthenticated || len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s: %v, www-authenticate %q, want %q", tc.name, err, got, tc.want)
+		}
+	}
+	var trailer metadata.MD
+	if err := charge(key.Sign(t, userClaims("payments", "alice", "scope", "payments.read")), grpc.Trailer(&trailer)); len(trailer.Get("www-authenticate")) != 0 {
+		t.Errorf("a refusal by the rules carries a challenge: %v, trailer %v", err, trailer)
+	}
 	meshtest.WaitFor(t, 5*time.Second, "the gRPC access log line with the claim", func() bool {
 		return logs.Count("weft: access", "protocol=grpc", "claims.sub=alice", "status=0") == 1
 	})
+}
+
+// TestEndUserClaimsDryRun runs payments with a dry-run rule on claims,
+// over HTTP and gRPC: a token whose claims the rule refuses is served,
+// and the denial it would have had is counted and logged; a token that
+// fits (its scope in scp, as Hydra issues it) counts nothing.
+// Authentication itself has no dry run: no token is still 401.
+func TestEndUserClaimsDryRun(t *testing.T) {
+	m, key, logger, logs := endUserMesh(t, `[{from: [orders], claims: {scope: payments.write}}], mode: dry-run`)
+	srv := m.Serve(mesh.Config{Service: "payments", Logger: logger}, whoIsUser)
+	var seen atomic.Value
+	grpcSrv := serveGRPC(t, m, mesh.Config{Service: "payments", Logger: logger}, &payments{name: "p", calls: &counter{}, onCharge: func(ctx context.Context) error {
+		user, _ := mesh.Claims(ctx)
+		seen.Store(user.Subject())
+		return nil
+	}})
+	orders := m.Start(mesh.Config{Service: "orders"})
+	meshtest.WaitEndpoints(t, orders, "payments", 1)
+	waitGRPCEndpoints(t, orders, "payments", 1)
+	c := orders.NewClient("payments")
+	reader := key.Sign(t, userClaims("payments", "bob", "scope", "payments.read"))
+	writer := key.Sign(t, userClaims("payments", "alice", "scp", []string{"payments.write"}))
+
+	if resp, body := send(t, c, "POST", "http://payments/charge", reader); resp.StatusCode != 200 || !strings.HasPrefix(body, "user=bob ok=true") {
+		t.Errorf("claims the dry-run rule refuses: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := send(t, c, "POST", "http://payments/charge", writer); resp.StatusCode != 200 || !strings.HasPrefix(body, "user=alice ok=true") {
+		t.Errorf("claims the rule allows: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := send(t, c, "POST", "http://payments/charge", ""); resp.StatusCode != 401 {
+		t.Errorf("no token: %d %q", resp.StatusCode, body)
+	}
+	if st := srv.Status().Identity; st.Denied != 0 || st.WouldDeny != 1 {
+		t.Errorf("HTTP node: denied %d, would deny %d; want 0 and 1", st.Denied, st.WouldDeny)
+	}
+
+	client := dial(t, orders, "payments")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, tok := range []string{reader, writer} {
+		ctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+		if _, err := client.Charge(ctx, &shoppb.ChargeRequest{OrderId: "o", AmountCents: 1}); err != nil {
+			t.Errorf("gRPC: %v", err)
+		}
+		if tok == reader && seen.Load() != "bob" {
+			t.Errorf("gRPC handler saw user %v, want bob", seen.Load())
+		}
+	}
+	if st := grpcSrv.Status().Identity; st.Denied != 0 || st.WouldDeny != 1 {
+		t.Errorf("gRPC node: denied %d, would deny %d; want 0 and 1", st.Denied, st.WouldDeny)
+	}
+
+	for _, path := range []string{"/charge", "/shop.Payments/Charge"} {
+		meshtest.WaitFor(t, 5*time.Second, "the dry-run denial of "+path+" in the log", func() bool {
+			return logs.Count("authorization dry-run: request would be denied", "caller=spiffe://example.org/svc/orders", "path="+path, `reason="end-user claims not allowed"`) == 1
+		})
+	}
+	if n := logs.Count("authorization denied a request"); n != 0 {
+		t.Errorf("%d denials logged in dry-run mode", n)
+	}
 }
 
 // TestRoutesFollowTheUser sends a request with a beta user's token to a
