@@ -7,39 +7,61 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/weftmesh/weft/internal/proctest"
 )
 
-// chromium returns the browser to drive: $WEFT_CHROMIUM, else chromium on
-// the PATH. Without one the test is skipped, quoting why
-// scripts/install-packages could not install it ($WEFT_CHROMIUM_MISSING);
-// under CI ($CI set), or when $WEFT_CHROMIUM names a browser that is not
-// there, it fails: scripts/test installs Chromium and sets it.
+// chromium returns the browser to drive: $WEFT_CHROMIUM, which
+// scripts/install-packages sets, else chromium on the PATH. $WEFT_CHROMIUM
+// naming a browser that is not there is a failure. Without a browser the
+// test fails on CI ($CI non-empty) and is skipped elsewhere
+// (proctest.Missing), saying why.
 func chromium(t *testing.T) string {
+	t.Helper()
 	if p := os.Getenv("WEFT_CHROMIUM"); p != "" {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("WEFT_CHROMIUM=%s: %v", p, err)
 		}
 		return p
 	}
+	p, why := chromiumOnPath()
+	if p == "" {
+		proctest.Missing(t, why)
+	}
+	return p
+}
+
+// chromiumOnPath returns the path of chromium on the PATH, or why there
+// is none, quoting $WEFT_CHROMIUM_MISSING: the reason
+// scripts/install-packages gives when it cannot install Chromium.
+func chromiumOnPath() (path, why string) {
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
-			return p
+			return p, ""
 		}
 	}
-	why := "Chromium is not installed: scripts/test installs it with apt-get install chromium (Debian) and sets WEFT_CHROMIUM"
-	if missing := os.Getenv("WEFT_CHROMIUM_MISSING"); missing != "" {
-		why = "Chromium is not installed and could not be: " + missing
+	why = "Chromium is not installed"
+	if reason := os.Getenv("WEFT_CHROMIUM_MISSING"); reason != "" {
+		why += " and scripts/install-packages could not install it: " + reason
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal(why)
+	return "", why + `; run eval "$(scripts/install-packages)" (apt-get install chromium on Debian), which sets WEFT_CHROMIUM`
+}
+
+// Without Chromium, the browser test says why scripts/install-packages
+// could not install it.
+func TestChromiumMissingSaysWhy(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("WEFT_CHROMIUM_MISSING", "apt-get install -y chromium failed")
+	p, why := chromiumOnPath()
+	if p != "" || !strings.Contains(why, "could not install it: apt-get install -y chromium failed") || !strings.Contains(why, "scripts/install-packages") {
+		t.Errorf("chromiumOnPath() = %q, %q; want the reason quoted", p, why)
 	}
-	t.Skip(why)
-	return ""
 }
 
 // artifacts returns where screenshots go: $WEFT_ARTIFACTS/<test>, else a
@@ -164,8 +186,8 @@ func TestDashboardInABrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a browser")
 	}
-	s := newShop(t, "")
 	ctx := browser(t)
+	s := newShop(t, "")
 	dir := artifacts(t)
 	traffic(t, s, "/ok", 50*time.Millisecond)
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -189,5 +190,41 @@ func TestBinaries(t *testing.T) {
 	})
 	if !skipped {
 		t.Error("Binaries did not skip with $PROCTEST_B unset outside CI")
+	}
+}
+
+// endings records how a test was ended, as testing.T does: Fatal and Skip
+// end the goroutine.
+type endings struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (e *endings) Helper()           {}
+func (e *endings) Fatal(args ...any) { e.fatal = fmt.Sprint(args...); runtime.Goexit() }
+func (e *endings) Skip(args ...any)  { e.skip = fmt.Sprint(args...); runtime.Goexit() }
+
+// end runs Missing on a recording TB and returns how it ended the test.
+func end(why string) *endings {
+	e := &endings{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Missing(e, why)
+	}()
+	<-done
+	return e
+}
+
+// A test that cannot run fails on CI and skips elsewhere, quoting why.
+func TestMissing(t *testing.T) {
+	const why = "Chromium is not installed: apt-get update failed"
+	t.Setenv("CI", "")
+	if e := end(why); e.skip != why || e.fatal != "" {
+		t.Errorf("outside CI: skipped %q, failed %q; want a skip quoting the reason", e.skip, e.fatal)
+	}
+	t.Setenv("CI", "true")
+	if e := end(why); !strings.HasPrefix(e.fatal, why) || !strings.Contains(e.fatal, "$CI is set") || e.skip != "" {
+		t.Errorf("on CI: failed %q, skipped %q; want a failure quoting the reason", e.fatal, e.skip)
 	}
 }
