@@ -286,7 +286,12 @@ services:
 	if early > 0.15 {
 		t.Errorf("a new endpoint got %.1f%% of traffic at once, want it ramped from 10%% of its weight", 100*early)
 	}
-	if time.Since(start) < 2*time.Second {
-		t.Errorf("the new endpoint reached its full share after %v, before the 3s window", time.Since(start))
+	// With a linear ramp the share crosses 20% about 2.2 s into the 3 s
+	// window; a share measured over 400 requests on a busy machine is
+	// noisy by a few points, so only a ramp that finished far too early
+	// fails here. resilience/roundrobin checks the ramp's shares exactly,
+	// on a manual clock.
+	if time.Since(start) < time.Second {
+		t.Errorf("the new endpoint reached its full share after %v, in the first third of the 3s window", time.Since(start))
 	}
 }
