@@ -266,16 +266,12 @@ func TestCloseWaitsForChecks(t *testing.T) {
 	}
 	got := make(chan extauthz.Decision)
 	go func() { got <- a.Authorize(context.Background(), request("/")) }()
-	for f.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	awaitCalls(t, f, 1)
 	a.Close()
 	a.Close()
 	// Within the grace period a straggler is still checked.
 	go func() { got <- a.Authorize(context.Background(), request("/")) }()
-	for f.calls.Load() < 2 {
-		time.Sleep(time.Millisecond)
-	}
+	awaitCalls(t, f, 2)
 	close(release)
 	for range 2 {
 		if d := <-got; !d.Allow || d.Failed {
@@ -292,6 +288,19 @@ func TestCloseWaitsForChecks(t *testing.T) {
 	}
 	if d := a.Authorize(context.Background(), request("/")); !d.Failed || d.Allow {
 		t.Errorf("after close: %+v", d)
+	}
+}
+
+// awaitCalls waits until f has been asked n times, failing the test after
+// 10 s.
+func awaitCalls(t *testing.T, f *fakeChecker, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.calls.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the checker was asked %d times within 10s, want %d", f.calls.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
