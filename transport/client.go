@@ -27,8 +27,10 @@ type Config struct {
 	// channels. Required.
 	Engine *engine.Engine
 	// Base sends requests to plaintext mesh endpoints in HTTP/1.1. If
-	// nil, a new *http.Transport tuned for many keep-alive connections
-	// per host. Destinations whose policy asks for HTTP/2 are reached in
+	// nil, the clients' own: Weft's HTTP/1.1 transport, which sends a
+	// request from the caller's goroutine on a kept-alive connection,
+	// over an *http.Transport tuned for many keep-alive connections per
+	// host for upgrades and streamed bodies. Destinations whose policy asks for HTTP/2 are reached in
 	// plaintext through a transport of the clients' own.
 	Base http.RoundTripper
 	// Egress sends requests to hosts outside the mesh. If nil, a clone of
@@ -51,18 +53,20 @@ type Clients struct {
 	egressPolicy atomic.Pointer[egressPolicy]
 	pools        atomic.Pointer[map[string]*conns] // TLS pools by service; never modified once stored
 
-	mu      sync.Mutex        // serializes pool changes; guards retired
-	retired []*http.Transport // replaced pools, whose busy connections go idle later
+	mu      sync.Mutex   // serializes pool changes; guards retired
+	retired []idleCloser // replaced pools, whose busy connections go idle later
 }
 
 // NewClients returns the HTTP clients of the node cfg.Engine serves, with
 // any egress host allowed until [Clients.SetEgress] says otherwise.
 func NewClients(cfg Config) *Clients {
 	c := &Clients{engine: cfg.Engine, base: cfg.Base, egress: cfg.Egress}
+	plain := c.base // HTTP/1.1 in plaintext
 	if c.base == nil {
 		t := newMeshTransport()
-		c.base = t
-		c.closeIdle = append(c.closeIdle, t.CloseIdleConnections)
+		direct := newPlainH1(t)
+		c.base, plain = t, direct
+		c.closeIdle = append(c.closeIdle, direct.CloseIdleConnections)
 	}
 	if c.egress == nil {
 		t := &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
@@ -74,7 +78,7 @@ func NewClients(cfg Config) *Clients {
 	}
 	h2c := newH2CTransport()
 	c.closeIdle = append(c.closeIdle, h2c.CloseIdleConnections)
-	c.plain = &conns{protocol: engine.HTTP1, rt: c.base, h1: c.base, scheme: "http"}
+	c.plain = &conns{protocol: engine.HTTP1, rt: plain, h1: c.base, scheme: "http"}
 	c.h2c = &conns{protocol: engine.HTTP2, rt: h2c, h1: c.base, scheme: "http"}
 	c.egressPolicy.Store(&egressPolicy{any: true})
 	c.pools.Store(&map[string]*conns{})

@@ -16,10 +16,11 @@ import (
 
 // conns is how a destination's endpoints are reached: in plaintext through
 // the clients' shared transports, or over mutual TLS through a pool of the
-// destination's own; in HTTP/1.1, or in HTTP/2 when the destination's
-// policy says so, one multiplexed connection per endpoint. Requests that
-// upgrade their connection (WebSocket) always go over HTTP/1.1, which is
-// the only protocol that can carry them.
+// destination's own; in HTTP/1.1 (through Weft's own [h1Transport], over
+// net/http for what it does not send itself), or in HTTP/2 when the
+// destination's policy says so, one multiplexed connection per endpoint.
+// Requests that upgrade their connection (WebSocket) always go over
+// HTTP/1.1, which is the only protocol that can carry them.
 //
 // Each TLS destination has its own pool because the server identity a
 // connection was checked against is the destination's: a connection
@@ -29,10 +30,13 @@ type conns struct {
 	tls      *tls.Config       // nil for plaintext
 	protocol string            // engine.HTTP1 or engine.HTTP2
 	rt       http.RoundTripper // the destination's requests
-	h1       http.RoundTripper // upgrades: rt itself when rt is HTTP/1.1
-	own      []*http.Transport // the TLS pools made for the destination
+	h1       http.RoundTripper // upgrades, over HTTP/2 destinations
+	own      []idleCloser      // the TLS pools made for the destination
 	scheme   string
 }
+
+// idleCloser is a transport whose idle connections can be closed.
+type idleCloser interface{ CloseIdleConnections() }
 
 // roundTrip sends one attempt through the destination's connections.
 func (cn *conns) roundTrip(req *http.Request) (*http.Response, error) {
@@ -110,7 +114,8 @@ func (c *Clients) connsFor(d *engine.Destination) *conns {
 		}
 	}
 	h1 := newTLSTransport(cfg)
-	cn := &conns{tls: cfg, protocol: protocol, rt: h1, h1: h1, own: []*http.Transport{h1}, scheme: "https"}
+	direct := newTLSH1(cfg, h1)
+	cn := &conns{tls: cfg, protocol: protocol, rt: direct, h1: h1, own: []idleCloser{direct}, scheme: "https"}
 	if protocol == engine.HTTP2 {
 		// The same identity check, offering h2 first: a server that
 		// does not speak it answers in HTTP/1.1 on the same connection.

@@ -13,9 +13,12 @@
 //	                  and hop marker travel as headers
 //	  → Attempt       send to the endpoint the engine picked, classify the
 //	                  outcome, hand it to the engine's verdict
-//	  → connections   a plain *http.Transport with pooled connections, or
-//	                  the destination's own mutual-TLS pool that checks
-//	                  the service's SPIFFE ID
+//	  → connections   HTTP/1.1 through Weft's own transport, which sends
+//	                  from the caller's goroutine on kept-alive
+//	                  connections (net/http's for upgrades and streamed
+//	                  bodies), or HTTP/2 through net/http; in plaintext,
+//	                  or through the destination's own mutual-TLS pool
+//	                  that checks the service's SPIFFE ID
 //
 // Server side, [Inbound] is an http.Handler middleware over the node's
 // inbound gate (internal/inbound), which gRPC servers (package
