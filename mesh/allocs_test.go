@@ -127,7 +127,7 @@ func TestRequestAllocations(t *testing.T) {
 		{"Weft over net/http", plain, base, -15},
 		{"metrics over none", metrics, plain, 1},
 		{"tracing, 0% sampled, over tracing off", unsampled, metrics, 4},
-		{"tracing, 100% sampled, over net/http", sampled, base, 11},
+		{"tracing, 100% sampled, over net/http", sampled, base, 7},
 		{"Weft with mutual TLS over net/http with mutual TLS", mtls, baseMTLS, -15},
 		// HTTP/2 goes through net/http's transport.
 		{"Weft over HTTP/2 over net/http over HTTP/1.1", h2, base, 26},

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/weftmesh/weft/internal/engine"
 )
 
 // h1Transport sends HTTP/1.1 requests to mesh endpoints on kept-alive
@@ -329,12 +331,7 @@ func (c *h1Conn) peek(fd uintptr) bool {
 // is closed.
 func (c *h1Conn) exchange(ctx context.Context, req *http.Request) (*http.Response, error) {
 	x := &h1Exchange{c: c, ctx: ctx}
-	if a, ok := ctx.(afterFuncer); ok {
-		// A call's own deadline context keeps the function itself.
-		x.stop = a.AfterFunc(x.abort)
-	} else if ctx.Done() != nil {
-		x.stop = context.AfterFunc(ctx, x.abort)
-	}
+	x.stop = engine.AfterFunc(ctx, x.abort) // x.abort is harmless once x ended
 	err := req.Write(c.bw)
 	if err == nil {
 		err = c.bw.Flush()
@@ -374,18 +371,12 @@ func (c *h1Conn) exchange(ctx context.Context, req *http.Request) (*http.Respons
 	return resp, nil
 }
 
-// afterFuncer is a context that runs functions when it ends without the
-// context package's registration, as a call's deadline context does.
-type afterFuncer interface {
-	AfterFunc(func()) (stop func() bool)
-}
-
 // h1Exchange is one request on a connection, from its writing until its
 // answer's body ends; it is that body as the caller sees it.
 type h1Exchange struct {
 	c    *h1Conn
 	ctx  context.Context
-	stop func() bool // unregisters abort from ctx; nil when ctx cannot end
+	stop func() bool // unregisters abort from ctx, where it can
 	body io.ReadCloser
 	keep bool // the connection may carry another request
 
@@ -419,9 +410,7 @@ func (x *h1Exchange) end(err error) (aborted bool) {
 	x.ended = true
 	aborted = x.aborted
 	x.mu.Unlock()
-	if x.stop != nil {
-		x.stop()
-	}
+	x.stop()
 	if err == nil && x.keep && !aborted {
 		x.c.t.put(x.c)
 	} else {

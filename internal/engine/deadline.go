@@ -164,8 +164,40 @@ func (c *deadlineContext) Err() error {
 	return c.err
 }
 
-// Value implements [context.Context].
-func (c *deadlineContext) Value(key any) any { return c.parent.Value(key) }
+// Value implements [context.Context]; a lookup of deadlineKey finds c,
+// for [AfterFunc].
+func (c *deadlineContext) Value(key any) any {
+	if key == (deadlineKey{}) {
+		return c
+	}
+	return c.parent.Value(key)
+}
+
+// deadlineKey finds a call's deadline context under contexts derived
+// from it.
+type deadlineKey struct{}
+
+// AfterFunc is [context.AfterFunc] for the contexts of a call's attempts.
+// When ctx is a call's deadline context, or one that only adds values to
+// it (the attempt's span), f is kept by the deadline context, which costs
+// nothing more; the context package would allocate a context for f and,
+// for a context that only adds values to one it does not know, start a
+// goroutine that waits for it to end. stop then does not prevent f from
+// running: f runs when the call's deadline context ends, which may be
+// after the caller is done with it, and must be harmless then.
+func AfterFunc(ctx context.Context, f func()) (stop func() bool) {
+	if c, ok := ctx.(*deadlineContext); ok {
+		return c.AfterFunc(f)
+	}
+	done := ctx.Done()
+	if done == nil {
+		return noStop // ctx never ends
+	}
+	if c, ok := ctx.Value(deadlineKey{}).(*deadlineContext); ok && done == c.Done() {
+		return c.AfterFunc(f)
+	}
+	return context.AfterFunc(ctx, f)
+}
 
 // AfterFunc arranges for f to run once c ends, and is how the context
 // package registers contexts derived from c. The stop function it returns

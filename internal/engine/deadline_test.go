@@ -153,3 +153,59 @@ func TestCallAllocations(t *testing.T) {
 	}
 	assertIdle(t, e)
 }
+
+// engine.AfterFunc keeps f in the call's deadline context when the
+// context it is given is that one or only adds values to it (an
+// attempt's span): f runs when the call's context ends, and no goroutine
+// waits for it. Under a context that can end earlier (a per-try timeout),
+// f runs when that one ends.
+func TestAfterFunc(t *testing.T) {
+	e := newEngine(t, engine.DestinationConfig{Timeout: time.Minute}, nil, 1)
+	for _, tc := range []struct {
+		name   string
+		derive func(context.Context) context.Context
+	}{
+		{"the call's context", func(ctx context.Context) context.Context { return ctx }},
+		{"values over it", func(ctx context.Context) context.Context {
+			return context.WithValue(context.WithValue(ctx, keyT{}, 1), keyT{}, 2)
+		}},
+	} {
+		c, ctx := begin(e, context.Background())
+		actx := tc.derive(ctx)
+		before := runtime.NumGoroutine()
+		var ran [10]chan struct{}
+		for i := range ran {
+			ran[i] = make(chan struct{})
+			engine.AfterFunc(actx, func() { close(ran[i]) })
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			t.Errorf("%s: 10 functions started %d goroutines", tc.name, n-before)
+		}
+		for i := range ran {
+			select {
+			case <-ran[i]:
+				t.Fatalf("%s: a function ran before the call's context ended", tc.name)
+			default:
+			}
+		}
+		c.EndDeadline()
+		for i := range ran {
+			waitDone(t, doneCtx(ran[i]), tc.name+": a function once the call's context ended")
+		}
+	}
+
+	// A per-try timeout under the call's context ends first.
+	c, ctx := begin(e, context.Background())
+	defer c.EndDeadline()
+	try, cancel := context.WithCancel(context.WithValue(ctx, keyT{}, 1))
+	ran := make(chan struct{})
+	engine.AfterFunc(context.WithValue(try, keyT{}, 2), func() { close(ran) })
+	cancel()
+	waitDone(t, doneCtx(ran), "a function under a try's context when the try ended")
+
+	// A context that never ends never runs f.
+	stop := engine.AfterFunc(context.Background(), func() { t.Error("ran under a context that never ends") })
+	if stop() {
+		t.Error("stop under a context that never ends reported that it stopped something")
+	}
+}
