@@ -182,6 +182,11 @@ func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, error) {
 	}
 	nc, err := t.dial(ctx, addr)
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			// The request gave up while connecting: that says nothing
+			// about the endpoint, which must not be marked down for it.
+			return nil, cerr
+		}
 		return nil, err
 	}
 	return t.newConn(nc, addr), nil

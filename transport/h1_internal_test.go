@@ -472,3 +472,36 @@ func TestH1ClosesExpiredIdleConnections(t *testing.T) {
 		t.Errorf("after the sweep: %d idle, sweep scheduled %v; want 0 and none", n, sweep != nil)
 	}
 }
+
+// A request that gives up while its connection is being made says so,
+// rather than reporting a connection failure that would mark the endpoint
+// down.
+func TestH1GivingUpWhileConnectingIsNotAConnectionFailure(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held sync.WaitGroup
+	held.Go(func() {
+		c, err := l.Accept() // accepted, and never answered: the handshake waits
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, c)
+		c.Close()
+	})
+	t.Cleanup(func() { l.Close(); held.Wait() })
+	cfg := &tls.Config{
+		ServerName:           "example.com",
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tls.Certificate{}, nil },
+	}
+	tr := newTLSH1(cfg, http.DefaultTransport)
+	t.Cleanup(tr.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+l.Addr().String()+"/", nil)
+	_, err = tr.RoundTrip(req)
+	if !errors.Is(err, context.DeadlineExceeded) || isConnectError(err) {
+		t.Fatalf("err = %v (a connection failure: %v), want the context's deadline and no connection failure", err, isConnectError(err))
+	}
+}
