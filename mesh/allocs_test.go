@@ -1,6 +1,7 @@
 package mesh_test
 
 import (
+	"context"
 	"io"
 	"math"
 	"net/http"
@@ -19,9 +20,18 @@ import (
 // client and server together: the least of a few measurements, so that
 // the gossip and timers running beside the requests do not count.
 func roundTripAllocs(t *testing.T, c *http.Client, url string) float64 {
+	return roundTripAllocsIn(t, context.Background(), c, url)
+}
+
+// roundTripAllocsIn is roundTripAllocs with requests made in ctx.
+func roundTripAllocsIn(t *testing.T, ctx context.Context, c *http.Client, url string) float64 {
 	t.Helper()
 	get := func() {
-		resp, err := c.Get(url)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,6 +52,11 @@ func roundTripAllocs(t *testing.T, c *http.Client, url string) float64 {
 // net/http on kept-alive connections, in plaintext or with Go's own
 // mutual TLS: the baselines of the guards below.
 func netHTTPAllocs(t *testing.T, mtls bool) float64 {
+	return netHTTPAllocsIn(t, context.Background(), mtls)
+}
+
+// netHTTPAllocsIn is netHTTPAllocs with requests made in ctx.
+func netHTTPAllocsIn(t *testing.T, ctx context.Context, mtls bool) float64 {
 	srv := httptest.NewUnstartedServer(okHandler)
 	tr := &http.Transport{MaxIdleConnsPerHost: 128}
 	if mtls {
@@ -52,7 +67,7 @@ func netHTTPAllocs(t *testing.T, mtls bool) float64 {
 	}
 	defer srv.Close()
 	defer tr.CloseIdleConnections()
-	return roundTripAllocs(t, &http.Client{Transport: tr}, srv.URL)
+	return roundTripAllocsIn(t, ctx, &http.Client{Transport: tr}, srv.URL)
 }
 
 // The allocations Weft adds to a request, client and server together, as
@@ -115,9 +130,22 @@ func TestRequestAllocations(t *testing.T) {
 	mtls := weft(false, nil, meshtest.SecurePolicy(t, caDir, ""))
 	h2 := weft(false, nil, writePolicy(t, "version: 1\nmesh: {name: test}\ndefaults: {protocol: h2}\n"))
 	relayed := weftVia(true, nil, "", true)
+	// A caller whose context can be cancelled, as every server handler's
+	// can: the call's deadline registers with it, as net/http's transport
+	// registers its own context.
+	cctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	baseCancellable := netHTTPAllocsIn(t, cctx, false)
+	cancellable := func() float64 {
+		m := meshtest.New(t)
+		m.Serve(mesh.Config{Service: "echo"}, okHandler)
+		client := m.Start(mesh.Config{Service: "client"})
+		meshtest.WaitEndpoints(t, client, "echo", 1)
+		return roundTripAllocsIn(t, cctx, client.NewClient("echo"), "http://echo/")
+	}()
 	relayedUnsampled := weftVia(true, ratioTracer(t, 0), "", true)
-	t.Logf("allocations per request: net/http %v, with mutual TLS %v; Weft %v, with metrics %v, traced 0%% %v, traced 100%% %v, mutual TLS %v, HTTP/2 %v; relayed with metrics %v, traced 0%% %v",
-		base, baseMTLS, plain, metrics, unsampled, sampled, mtls, h2, relayed, relayedUnsampled)
+	t.Logf("allocations per request: net/http %v, with mutual TLS %v, in a cancellable context %v; Weft %v, with metrics %v, traced 0%% %v, traced 100%% %v, mutual TLS %v, HTTP/2 %v, in a cancellable context %v; relayed with metrics %v, traced 0%% %v",
+		base, baseMTLS, baseCancellable, plain, metrics, unsampled, sampled, mtls, h2, cancellable, relayed, relayedUnsampled)
 	for _, c := range []struct {
 		what      string
 		got, over float64
@@ -129,6 +157,7 @@ func TestRequestAllocations(t *testing.T) {
 		{"tracing, 0% sampled, over tracing off", unsampled, metrics, 4},
 		{"tracing, 100% sampled, over net/http", sampled, base, 7},
 		{"Weft with mutual TLS over net/http with mutual TLS", mtls, baseMTLS, -15},
+		{"Weft over net/http, the caller's context cancellable", cancellable, baseCancellable, -12},
 		// HTTP/2 goes through net/http's transport.
 		{"Weft over HTTP/2 over net/http over HTTP/1.1", h2, base, 26},
 		{"tracing, 0% sampled, over tracing off, relayed by a service", relayedUnsampled, relayed, 6},
