@@ -302,8 +302,7 @@ type h1Conn struct {
 
 	raw      syscall.RawConn // the socket under any TLS, nil if unknown
 	peekFunc func(fd uintptr) bool
-	peeked   int
-	peekErr  error
+	peekErr  error // of the last peek: EAGAIN while the connection is open
 	peekBuf  [1]byte
 }
 
@@ -327,7 +326,7 @@ func (c *h1Conn) open() bool {
 // peek is the raw read of open, kept in the connection as a function
 // value so that checking costs no allocation.
 func (c *h1Conn) peek(fd uintptr) bool {
-	c.peeked, _, c.peekErr = syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	_, _, c.peekErr = syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	return true
 }
 
