@@ -30,8 +30,9 @@ type Config struct {
 	// nil, the clients' own: Weft's HTTP/1.1 transport, which sends a
 	// request from the caller's goroutine on a kept-alive connection,
 	// over an *http.Transport tuned for many keep-alive connections per
-	// host for upgrades and streamed bodies. Destinations whose policy asks for HTTP/2 are reached in
-	// plaintext through a transport of the clients' own.
+	// host for upgrades and streamed bodies. Destinations whose policy
+	// asks for HTTP/2 are reached in plaintext through a transport of the
+	// clients' own.
 	Base http.RoundTripper
 	// Egress sends requests to hosts outside the mesh. If nil, a clone of
 	// http.DefaultTransport made when the clients are created.

@@ -114,8 +114,7 @@ func (c *Clients) connsFor(d *engine.Destination) *conns {
 		}
 	}
 	h1 := newTLSTransport(cfg)
-	direct := newTLSH1(cfg, h1)
-	cn := &conns{tls: cfg, protocol: protocol, rt: direct, h1: h1, own: []idleCloser{direct}, scheme: "https"}
+	cn := &conns{tls: cfg, protocol: protocol, h1: h1, scheme: "https"}
 	if protocol == engine.HTTP2 {
 		// The same identity check, offering h2 first: a server that
 		// does not speak it answers in HTTP/1.1 on the same connection.
@@ -125,7 +124,10 @@ func (c *Clients) connsFor(d *engine.Destination) *conns {
 		h2.Protocols = new(http.Protocols)
 		h2.Protocols.SetHTTP2(true)
 		h2.MaxConnsPerHost = 1
-		cn.rt, cn.own = h2, append(cn.own, h2)
+		cn.rt, cn.own = h2, []idleCloser{h1, h2}
+	} else {
+		direct := newTLSH1(cfg, h1) // closes h1's idle connections too
+		cn.rt, cn.own = direct, []idleCloser{direct}
 	}
 	next := maps.Clone(pools)
 	next[d.Service] = cn
