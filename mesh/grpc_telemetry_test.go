@@ -69,18 +69,19 @@ func TestGRPCTelemetry(t *testing.T) {
 		t.Fatalf("Charge: %v, %v", rec, err)
 	}
 
-	// One trace: the call, its two attempts, and a server span under each.
+	// One trace: the call, which carried the first attempt, the retry,
+	// and a server span under each.
 	var spans tracetest.SpanStubs
-	meshtest.WaitFor(t, 5*time.Second, "5 spans", func() bool {
+	meshtest.WaitFor(t, 5*time.Second, "4 spans", func() bool {
 		spans = exp.GetSpans()
-		return len(spans) >= 5
+		return len(spans) >= 4
 	})
-	if len(spans) != 5 {
-		t.Fatalf("%d spans, want 5: %v", len(spans), spanNames(spans))
+	if len(spans) != 4 {
+		t.Fatalf("%d spans, want 4: %v", len(spans), spanNames(spans))
 	}
 	const name = "/shop.Payments/Charge payments"
-	var call tracetest.SpanStub
-	var tries, servers []tracetest.SpanStub
+	var call, retry tracetest.SpanStub
+	var servers []tracetest.SpanStub
 	for _, s := range spans {
 		if s.SpanContext.TraceID() != spans[0].SpanContext.TraceID() {
 			t.Errorf("span %s is in another trace", s.Name)
@@ -89,39 +90,33 @@ func TestGRPCTelemetry(t *testing.T) {
 		case s.Name == name && s.SpanKind == trace.SpanKindClient:
 			call = s
 		case s.Name == name+" attempt" && s.SpanKind == trace.SpanKindClient:
-			tries = append(tries, s)
+			retry = s
 		case s.Name == name && s.SpanKind == trace.SpanKindServer:
 			servers = append(servers, s)
 		default:
 			t.Errorf("unexpected span %q (%v)", s.Name, s.SpanKind)
 		}
 	}
-	if !call.SpanContext.IsValid() || len(tries) != 2 || len(servers) != 2 {
-		t.Fatalf("spans %v: want a call span, 2 attempts and 2 server spans", spanNames(spans))
+	if !call.SpanContext.IsValid() || !retry.SpanContext.IsValid() || len(servers) != 2 {
+		t.Fatalf("spans %v: want a call span, its retry and 2 server spans", spanNames(spans))
 	}
 	if call.Parent.IsValid() {
 		t.Error("the call span has a parent; it starts the trace")
 	}
-	if attrOf(call, "weft.protocol") != "grpc" || attrOf(call, "weft.route") != "charge" || attrOf(call, "weft.attempts") != int64(2) || call.Status.Code == otelcodes.Error {
+	if attrOf(call, "weft.protocol") != "grpc" || attrOf(call, "weft.route") != "charge" || attrOf(call, "weft.attempts") != int64(2) ||
+		attrOf(call, "weft.endpoint") != backend.Addr || call.Status.Code == otelcodes.Error {
 		t.Errorf("call span attributes %v, status %v", call.Attributes, call.Status)
 	}
-	if attrOf(tries[0], "weft.attempt") != int64(1) {
-		tries[0], tries[1] = tries[1], tries[0]
+	if len(call.Events) != 1 || eventAttr(call.Events[0], "weft.outcome") != "error" ||
+		eventAttr(call.Events[0], "http.response.status_code") != int64(codes.Unavailable) || eventAttr(call.Events[0], "weft.endpoint") != backend.Addr {
+		t.Errorf("call span events %v, want the first attempt's failure", call.Events)
 	}
-	for i, try := range tries {
-		if try.Parent.SpanID() != call.SpanContext.SpanID() {
-			t.Errorf("attempt %d: parent %s, want the call span %s", i+1, try.Parent.SpanID(), call.SpanContext.SpanID())
-		}
-		if attrOf(try, "weft.attempt") != int64(i+1) || attrOf(try, "weft.endpoint") != backend.Addr {
-			t.Errorf("attempt %d attributes %v", i+1, try.Attributes)
-		}
+	if retry.Parent.SpanID() != call.SpanContext.SpanID() {
+		t.Errorf("retry: parent %s, want the call span %s", retry.Parent.SpanID(), call.SpanContext.SpanID())
 	}
-	if attrOf(tries[0], "weft.outcome") != "error" || tries[0].Status.Code != otelcodes.Error ||
-		attrOf(tries[0], "http.response.status_code") != int64(codes.Unavailable) {
-		t.Errorf("first attempt: attributes %v, status %v", tries[0].Attributes, tries[0].Status)
-	}
-	if attrOf(tries[1], "weft.outcome") != "ok" || tries[1].Status.Code == otelcodes.Error {
-		t.Errorf("second attempt: attributes %v, status %v", tries[1].Attributes, tries[1].Status)
+	if attrOf(retry, "weft.attempt") != int64(2) || attrOf(retry, "weft.endpoint") != backend.Addr ||
+		attrOf(retry, "weft.outcome") != "ok" || retry.Status.Code == otelcodes.Error {
+		t.Errorf("retry: attributes %v, status %v", retry.Attributes, retry.Status)
 	}
 	byParent := map[trace.SpanID]tracetest.SpanStub{}
 	for _, s := range servers {
@@ -130,8 +125,10 @@ func TestGRPCTelemetry(t *testing.T) {
 		}
 		byParent[s.Parent.SpanID()] = s
 	}
-	first, ok1 := byParent[tries[0].SpanContext.SpanID()]
-	second, ok2 := byParent[tries[1].SpanContext.SpanID()]
+	// The first attempt went out under the call's span, the retry under
+	// its own.
+	first, ok1 := byParent[call.SpanContext.SpanID()]
+	second, ok2 := byParent[retry.SpanContext.SpanID()]
 	if !ok1 || !ok2 {
 		t.Fatalf("server spans are not the attempts' children: parents %v", byParent)
 	}
@@ -258,26 +255,20 @@ func TestGRPCTelemetryStream(t *testing.T) {
 		t.Fatalf("%d updates, want 2", n)
 	}
 	var spans tracetest.SpanStubs
-	meshtest.WaitFor(t, 5*time.Second, "3 spans", func() bool {
+	meshtest.WaitFor(t, 5*time.Second, "2 spans", func() bool {
 		spans = exp.GetSpans()
-		return len(spans) >= 3
+		return len(spans) >= 2
 	})
 	kinds := map[trace.SpanKind][]tracetest.SpanStub{}
 	for _, s := range spans {
 		kinds[s.SpanKind] = append(kinds[s.SpanKind], s)
 	}
-	if len(spans) != 3 || len(kinds[trace.SpanKindClient]) != 2 || len(kinds[trace.SpanKindServer]) != 1 {
-		t.Fatalf("spans %v, want a call, an attempt and a server span", spanNames(spans))
+	if len(spans) != 2 || len(kinds[trace.SpanKindClient]) != 1 || len(kinds[trace.SpanKindServer]) != 1 {
+		t.Fatalf("spans %v, want the call, which carried its one attempt, and a server span", spanNames(spans))
 	}
-	srv := kinds[trace.SpanKindServer][0]
-	var try tracetest.SpanStub
-	for _, s := range kinds[trace.SpanKindClient] {
-		if s.Name == "/shop.Payments/Watch payments attempt" {
-			try = s
-		}
-	}
-	if srv.Parent.SpanID() != try.SpanContext.SpanID() || srv.SpanContext.TraceID() != try.SpanContext.TraceID() {
-		t.Errorf("server span parent %s, want the attempt %s", srv.Parent.SpanID(), try.SpanContext.SpanID())
+	srv, call := kinds[trace.SpanKindServer][0], kinds[trace.SpanKindClient][0]
+	if call.Name != "/shop.Payments/Watch payments" || srv.Parent.SpanID() != call.SpanContext.SpanID() || srv.SpanContext.TraceID() != call.SpanContext.TraceID() {
+		t.Errorf("server span parent %s, want the call %q %s", srv.Parent.SpanID(), call.Name, call.SpanContext.SpanID())
 	}
 }
 

@@ -38,12 +38,15 @@ func TestTraceInJaeger(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tr, err := j.AwaitTrace(ctx, "a", func(tr *jaegertest.Trace) bool { return len(tr.Spans) >= 8 })
+	// a's call is answered at the first attempt: one client span. b's is
+	// retried: its first attempt goes under the call's span, its second
+	// has a span of its own.
+	tr, err := j.AwaitTrace(ctx, "a", func(tr *jaegertest.Trace) bool { return len(tr.Spans) >= 6 })
 	if err != nil {
 		t.Fatalf("%v\n--- jaeger log ---\n%s", err, j.Log())
 	}
-	if len(tr.Spans) != 8 {
-		t.Fatalf("trace %s has %d spans, want 8", tr.TraceID, len(tr.Spans))
+	if len(tr.Spans) != 6 {
+		t.Fatalf("trace %s has %d spans, want 6", tr.TraceID, len(tr.Spans))
 	}
 	type key struct{ service, op, kind string }
 	spans := map[key][]jaegertest.Span{}
@@ -61,10 +64,9 @@ func TestTraceInJaeger(t *testing.T) {
 		return got
 	}
 	aCall := get("a", "GET b", "client", 1)[0]
-	aTry := get("a", "GET b attempt", "client", 1)[0]
 	bServer := get("b", "GET b", "server", 1)[0]
 	bCall := get("b", "GET c", "client", 1)[0]
-	bTries := get("b", "GET c attempt", "client", 2)
+	bRetry := get("b", "GET c attempt", "client", 1)[0]
 	cServers := get("c", "GET c", "server", 2)
 
 	parent := func(child, parent jaegertest.Span, what string) {
@@ -76,30 +78,29 @@ func TestTraceInJaeger(t *testing.T) {
 	if aCall.Parent() != "" {
 		t.Errorf("a's call has parent %s; it should start the trace", aCall.Parent())
 	}
-	parent(aTry, aCall, "a's attempt")
-	parent(bServer, aTry, "b's server span")
+	parent(bServer, aCall, "b's server span")
 	parent(bCall, bServer, "b's call to c")
-	status := map[string]float64{}
-	for _, try := range bTries {
-		parent(try, bCall, "b's attempt")
-		code, _ := try.Tag("http.response.status_code")
-		n, _ := try.Tag("weft.attempt")
-		status[fmt.Sprint(n)] = code.(float64)
+	parent(bRetry, bCall, "b's retry")
+	if n, _ := bRetry.Tag("weft.attempt"); fmt.Sprint(n) != "2" {
+		t.Errorf("b's retry is attempt %v, want 2", n)
 	}
-	if status["1"] != 503 || status["2"] != 200 {
-		t.Errorf("b's attempts answered %v, want 1:503 and 2:200", status)
+	// What became of b's first attempt is an event (a log) on its call.
+	if len(bCall.Logs) != 1 {
+		t.Errorf("b's call has %d logs, want its first attempt's: %+v", len(bCall.Logs), bCall.Logs)
+	} else if ev, _ := bCall.Logs[0].Field("event"); ev != "weft.attempt" {
+		t.Errorf("b's call logs %+v, want the event weft.attempt", bCall.Logs)
+	} else if outcome, _ := bCall.Logs[0].Field("weft.outcome"); outcome != "error" {
+		t.Errorf("b's first attempt: outcome %v, want error", outcome)
 	}
+	// c answered the first attempt, sent under b's call span, 503 and the
+	// retry 200.
 	byParent := map[string]float64{}
 	for _, s := range cServers {
 		code, _ := s.Tag("http.response.status_code")
 		byParent[s.Parent()] = code.(float64)
 	}
-	for _, try := range bTries {
-		n, _ := try.Tag("weft.attempt")
-		want := map[string]float64{"1": 503, "2": 200}[fmt.Sprint(n)]
-		if byParent[try.SpanID] != want {
-			t.Errorf("c's server span under attempt %v answered %v, want %v", n, byParent[try.SpanID], want)
-		}
+	if byParent[bCall.SpanID] != 503 || byParent[bRetry.SpanID] != 200 {
+		t.Errorf("c's server spans answered %v by parent; want 503 under b's call %s and 200 under the retry %s", byParent, bCall.SpanID, bRetry.SpanID)
 	}
 	// Each service is a process of its own, named as in the mesh.
 	seen := map[string]bool{}

@@ -113,13 +113,16 @@ func TestTraceInProcess(t *testing.T) {
 	})
 	ch.call(t, context.Background())
 
+	// a's call to b is answered at the first attempt: one client span.
+	// b's call to c is retried: its first attempt goes under the call's
+	// span, its second has a span of its own.
 	var spans tracetest.SpanStubs
-	meshtest.WaitFor(t, 5*time.Second, "8 spans", func() bool {
+	meshtest.WaitFor(t, 5*time.Second, "6 spans", func() bool {
 		spans = exp.GetSpans()
-		return len(spans) >= 8
+		return len(spans) >= 6
 	})
-	if len(spans) != 8 {
-		t.Fatalf("%d spans, want 8: %v", len(spans), spanNames(spans))
+	if len(spans) != 6 {
+		t.Fatalf("%d spans, want 6: %v", len(spans), spanNames(spans))
 	}
 	service := func(s tracetest.SpanStub) string {
 		v, _ := s.Resource.Set().Value("service.name")
@@ -148,10 +151,9 @@ func TestTraceInProcess(t *testing.T) {
 		return got
 	}
 	aCall := one("a", "GET b", trace.SpanKindClient, 1)[0]
-	aTry := one("a", "GET b attempt", trace.SpanKindClient, 1)[0]
 	bServer := one("b", "GET b", trace.SpanKindServer, 1)[0]
 	bCall := one("b", "GET c", trace.SpanKindClient, 1)[0]
-	bTries := one("b", "GET c attempt", trace.SpanKindClient, 2)
+	bRetry := one("b", "GET c attempt", trace.SpanKindClient, 1)[0]
 	cServers := one("c", "GET c", trace.SpanKindServer, 2)
 
 	parent := func(child, parent tracetest.SpanStub, what string) {
@@ -163,34 +165,31 @@ func TestTraceInProcess(t *testing.T) {
 	if aCall.Parent.IsValid() {
 		t.Error("a's call span has a parent; it starts the trace")
 	}
-	parent(aTry, aCall, "a's attempt under a's call")
-	parent(bServer, aTry, "b's server span under a's attempt")
+	parent(bServer, aCall, "b's server span under a's call")
 	parent(bCall, bServer, "b's call under b's server span")
+	parent(bRetry, bCall, "b's retry under b's call")
 	if !bServer.Parent.IsRemote() || bCall.Parent.IsRemote() {
 		t.Error("remote flags: b's server span should have a remote parent, b's call a local one")
 	}
-	// Order the attempts by number; each server span of c is the child of
-	// one attempt.
-	if attrOf(bTries[0], "weft.attempt") != int64(1) {
-		bTries[0], bTries[1] = bTries[1], bTries[0]
+	if attrOf(aCall, "weft.endpoint") == nil || len(aCall.Events) != 0 {
+		t.Errorf("a's call: attributes %v, events %v", aCall.Attributes, aCall.Events)
 	}
-	for i, try := range bTries {
-		parent(try, bCall, "b's attempt under b's call")
-		if attrOf(try, "weft.attempt") != int64(i+1) || attrOf(try, "weft.endpoint") == nil {
-			t.Errorf("attempt %d attributes %v", i+1, try.Attributes)
-		}
+	if attrOf(bRetry, "weft.attempt") != int64(2) || attrOf(bRetry, "weft.endpoint") == nil ||
+		attrOf(bRetry, "http.request.resend_count") != int64(1) || attrOf(bRetry, "http.response.status_code") != int64(200) {
+		t.Errorf("b's retry attributes %v", bRetry.Attributes)
 	}
-	if attrOf(bTries[0], "http.response.status_code") != int64(503) || bTries[0].Status.Code != codes.Error {
-		t.Errorf("first attempt: status %v, span status %v", attrOf(bTries[0], "http.response.status_code"), bTries[0].Status)
+	if len(bCall.Events) != 1 || bCall.Events[0].Name != "weft.attempt" {
+		t.Errorf("b's call events %v, want its first attempt's", bCall.Events)
+	} else if got := eventAttr(bCall.Events[0], "http.response.status_code"); got != int64(503) {
+		t.Errorf("b's first attempt answered %v, want 503", got)
 	}
-	if attrOf(bTries[1], "http.request.resend_count") != int64(1) || attrOf(bTries[1], "http.response.status_code") != int64(200) {
-		t.Errorf("second attempt attributes %v", bTries[1].Attributes)
-	}
+	// c's first server span is the child of b's call, which carried the
+	// first attempt; its second of the retry.
 	served := map[trace.SpanID]int64{}
 	for _, s := range cServers {
 		served[s.Parent.SpanID()] = attrOf(s, "http.response.status_code").(int64)
 	}
-	if served[bTries[0].SpanContext.SpanID()] != 503 || served[bTries[1].SpanContext.SpanID()] != 200 {
+	if served[bCall.SpanContext.SpanID()] != 503 || served[bRetry.SpanContext.SpanID()] != 200 {
 		t.Errorf("c's server spans by parent: %v", served)
 	}
 	if attrOf(bCall, "weft.attempts") != int64(2) || attrOf(bCall, "weft.source") != "b" || attrOf(bCall, "weft.destination") != "c" || bCall.Status.Code == codes.Error {
@@ -231,7 +230,11 @@ func TestTraceSampledOut(t *testing.T) {
 	ch.cHits.Store(0)
 	ch.call(t, ctx)
 	span.End()
-	meshtest.WaitFor(t, 5*time.Second, "spans of the sampled trace", func() bool { return len(exp.GetSpans()) >= 9 })
+	// The chain's 6 spans (see TestTraceInProcess) and the caller's.
+	meshtest.WaitFor(t, 5*time.Second, "spans of the sampled trace", func() bool { return len(exp.GetSpans()) >= 7 })
+	if n := len(exp.GetSpans()); n != 7 {
+		t.Errorf("%d spans, want 7: %v", n, spanNames(exp.GetSpans()))
+	}
 	for _, s := range exp.GetSpans() {
 		if s.SpanContext.TraceID() != span.SpanContext().TraceID() {
 			t.Errorf("span %s not in the caller's trace", s.Name)
@@ -326,6 +329,16 @@ func spanNames(spans tracetest.SpanStubs) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// eventAttr returns a span event's attribute value, nil when absent.
+func eventAttr(e sdktrace.Event, key string) any {
+	for _, kv := range e.Attributes {
+		if string(kv.Key) == key {
+			return kv.Value.AsInterface()
+		}
+	}
+	return nil
 }
 
 func attrOf(s tracetest.SpanStub, key string) any {

@@ -58,23 +58,26 @@ func (t *Telemetry) StartCall(ctx context.Context, c *observe.CallInfo) context.
 	ctx, span := t.tracer.Start(ctx, unnamedCall, clientSpan...)
 	if span.IsRecording() {
 		span.SetName(t.names.get(c.Method, c.Destination, ""))
-		c.TraceID = span.SpanContext().TraceID().String()
+		c.TraceID = observe.TraceID(span.SpanContext().TraceID())
 	}
 	return ctx
 }
 
 // StartAttempt implements [observe.CallObserver]: with tracing on, it
-// starts the attempt's span as a child of the call's and writes its trace
-// context into the attempt's headers, so the server's span is the
-// attempt's child. An attempt of a call whose trace is not sampled starts
-// no span (a child of a span sampled out is sampled out too) and carries
-// the call's trace context.
+// writes the trace context of the attempt's span into the attempt's
+// headers, so that the server's span is its child. A call's first attempt
+// has no span of its own: the call's span, a client span, stands for it
+// and goes out in its headers, so that a call answered at the first try
+// costs one client span. Each further attempt, a retry or a hedge, starts
+// a client span of its own, a child of the call's. An attempt of a call
+// whose trace is not sampled starts no span (a child of a span sampled out
+// is sampled out too) and carries the call's trace context.
 func (t *Telemetry) StartAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) context.Context {
 	if !t.tracing {
 		return ctx
 	}
 	span := trace.SpanFromContext(ctx)
-	if span.IsRecording() {
+	if a.N > 1 && span.IsRecording() {
 		ctx, span = t.tracer.Start(ctx, unnamedAttempt, clientSpan...)
 		if span.IsRecording() {
 			span.SetName(t.names.get(c.Method, c.Destination, " attempt"))
@@ -85,7 +88,10 @@ func (t *Telemetry) StartAttempt(ctx context.Context, c *observe.CallInfo, a *ob
 }
 
 // EndAttempt implements [observe.CallObserver]: it counts breaker
-// transitions and ejections the attempt caused and ends its span.
+// transitions and ejections the attempt caused and ends its span. The
+// first attempt's span is the call's, which EndCall ends: when that
+// attempt does not answer the call (a failure a retry may follow, or a
+// hedge that won), what became of it is an event on the call's span.
 func (t *Telemetry) EndAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) {
 	if a.BreakerOpened {
 		t.inst.breakerTransition.Add(ctx, 1, t.transAttr.get(attrKey{c.Destination, "open"}).add...)
@@ -105,29 +111,22 @@ func (t *Telemetry) EndAttempt(ctx context.Context, c *observe.CallInfo, a *obse
 		// and ctx holds the call's, which EndCall ends.
 		return
 	}
-	attrs := getAttrs()
-	kv := append(attrs.kv,
-		attribute.Int("weft.attempt", a.N),
-		attribute.Bool("weft.hedge", a.Hedge),
-		attribute.String("weft.endpoint", a.Endpoint),
-		attribute.String("weft.node", a.Node),
-		attribute.String("weft.subset", c.Subset),
-		attribute.String("weft.outcome", a.Outcome),
-	)
-	if a.N > 1 {
-		kv = append(kv, attribute.Int("http.request.resend_count", a.N-1))
-	}
-	if a.Status != 0 {
-		kv = append(kv, attribute.Int("http.response.status_code", a.Status))
-	}
-	span.SetAttributes(kv...)
-	attrs.put(kv)
 	if a.BreakerOpened {
 		span.AddEvent("circuit breaker opened")
 	}
 	if a.Ejected {
 		span.AddEvent("endpoint ejected")
 	}
+	if a.N == 1 {
+		if a.Err != nil || a.Outcome != "ok" {
+			span.AddEvent(firstAttemptEvent, trace.WithAttributes(attemptAttrs(c, a, nil)...))
+		}
+		return
+	}
+	attrs := getAttrs()
+	kv := attemptAttrs(c, a, attrs.kv)
+	span.SetAttributes(kv...)
+	attrs.put(kv)
 	switch {
 	case a.Err != nil:
 		span.SetStatus(codes.Error, a.Err.Error())
@@ -135,6 +134,38 @@ func (t *Telemetry) EndAttempt(ctx context.Context, c *observe.CallInfo, a *obse
 		span.SetStatus(codes.Error, a.Outcome)
 	}
 	span.End()
+}
+
+// firstAttemptEvent names the event on a call's span that tells what
+// became of its first attempt when another answered the call, or none did.
+const firstAttemptEvent = "weft.attempt"
+
+// attemptAttrs appends to kv what an attempt's span (or the event of a
+// first attempt) records of it.
+func attemptAttrs(c *observe.CallInfo, a *observe.AttemptInfo, kv []attribute.KeyValue) []attribute.KeyValue {
+	kv = append(kv,
+		attribute.Int("weft.attempt", a.N),
+		attribute.String("weft.endpoint", a.Endpoint),
+		attribute.String("weft.node", a.Node),
+		attribute.String("weft.outcome", a.Outcome),
+	)
+	if a.Hedge {
+		kv = append(kv, attribute.Bool("weft.hedge", true))
+	}
+	if c.Subset != "" {
+		kv = append(kv, attribute.String("weft.subset", c.Subset))
+	}
+	if a.N > 1 {
+		kv = append(kv, attribute.Int("http.request.resend_count", a.N-1))
+	}
+	if a.Status != 0 {
+		kv = append(kv, attribute.Int("http.response.status_code", a.Status))
+	}
+	if a.Err != nil && a.N == 1 {
+		// An attempt's own span has it as its status.
+		kv = append(kv, attribute.String("error.message", a.Err.Error()))
+	}
+	return kv
 }
 
 // EndCall implements [observe.CallObserver]: it records the call's
@@ -164,11 +195,22 @@ func (t *Telemetry) EndCall(ctx context.Context, c *observe.CallInfo) {
 				attribute.String("weft.protocol", c.Protocol),
 				attribute.String("weft.source", c.Source),
 				attribute.String("weft.destination", c.Destination),
-				attribute.String("weft.route", c.Route),
-				attribute.String("weft.subset", c.Subset),
 				attribute.Int("weft.attempts", c.Attempts),
-				attribute.Int("weft.hedges", c.Hedges),
 			)
+			// What is unset is left out: no route matched, no subset
+			// chosen, no hedge sent.
+			if c.Route != "" {
+				kv = append(kv, attribute.String("weft.route", c.Route))
+			}
+			if c.Subset != "" {
+				kv = append(kv, attribute.String("weft.subset", c.Subset))
+			}
+			if c.Hedges > 0 {
+				kv = append(kv, attribute.Int("weft.hedges", c.Hedges))
+			}
+			if c.Endpoint != "" {
+				kv = append(kv, attribute.String("weft.endpoint", c.Endpoint))
+			}
 			if c.Status != 0 {
 				kv = append(kv, attribute.Int("http.response.status_code", c.Status))
 			}

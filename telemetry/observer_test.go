@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -49,40 +50,57 @@ func TestCallSpans(t *testing.T) {
 	c, headers := callB(baggage.ContextWithBaggage(context.Background(), bag), r.tel)
 
 	spans := r.spans.GetSpans()
-	if len(spans) != 3 {
-		t.Fatalf("got %d spans, want the call and two attempts: %v", len(spans), names(spans))
+	if len(spans) != 2 {
+		t.Fatalf("got %d spans, want the call and its second attempt: %v", len(spans), names(spans))
 	}
-	// Attempts end first.
-	a1, a2, call := spans[0], spans[1], spans[2]
+	a2, call := spans[0], spans[1]
 	if call.Name != "GET b" || call.SpanKind != trace.SpanKindClient || call.Parent.IsValid() {
 		t.Errorf("call span %q kind %v parent %v", call.Name, call.SpanKind, call.Parent)
 	}
-	for i, a := range []tracetest.SpanStub{a1, a2} {
-		if a.Name != "GET b attempt" || a.SpanKind != trace.SpanKindClient || a.Parent.SpanID() != call.SpanContext.SpanID() {
-			t.Errorf("attempt %d: %q kind %v parent %v, want a child of the call", i+1, a.Name, a.SpanKind, a.Parent.SpanID())
-		}
-		if got := attr(a, "weft.attempt"); got != int64(i+1) {
-			t.Errorf("attempt %d: weft.attempt = %v", i+1, got)
-		}
-		// Each attempt carries its own span as the parent of the server's.
+	if a2.Name != "GET b attempt" || a2.SpanKind != trace.SpanKindClient || a2.Parent.SpanID() != call.SpanContext.SpanID() {
+		t.Errorf("attempt 2: %q kind %v parent %v, want a client child of the call", a2.Name, a2.SpanKind, a2.Parent.SpanID())
+	}
+	if attr(a2, "weft.attempt") != int64(2) || attr(a2, "http.request.resend_count") != int64(1) ||
+		attr(a2, "weft.endpoint") != "127.0.0.1:9002" || attr(a2, "weft.outcome") != "ok" || a2.Status.Code == codes.Error {
+		t.Errorf("attempt 2: attributes %v, status %v", a2.Attributes, a2.Status)
+	}
+	// The first attempt goes out under the call's span; the second under
+	// its own.
+	for i, sc := range []trace.SpanContext{call.SpanContext, a2.SpanContext} {
 		tp := headers[i].Get("Traceparent")
-		if !strings.Contains(tp, a.SpanContext.SpanID().String()) || !strings.Contains(tp, call.SpanContext.TraceID().String()) {
-			t.Errorf("attempt %d sent traceparent %q, want its own span %s", i+1, tp, a.SpanContext.SpanID())
+		if !strings.Contains(tp, sc.SpanID().String()) || !strings.Contains(tp, sc.TraceID().String()) {
+			t.Errorf("attempt %d sent traceparent %q, want span %s", i+1, tp, sc.SpanID())
 		}
 		if headers[i].Get("Baggage") != "tenant=acme" || headers[i].Get("X-Shared") != "kept" {
 			t.Errorf("attempt %d headers %v", i+1, headers[i])
 		}
 	}
-	if a1.Status.Code != codes.Error || attr(a1, "http.response.status_code") != int64(503) || len(a1.Events) != 2 {
-		t.Errorf("failed attempt: status %v, code %v, events %v", a1.Status, attr(a1, "http.response.status_code"), a1.Events)
+	// The failed first attempt, the breaker it opened and the ejection
+	// are events on the call's span.
+	var first *sdktrace.Event
+	var events []string
+	for i, e := range call.Events {
+		events = append(events, e.Name)
+		if e.Name == "weft.attempt" {
+			first = &call.Events[i]
+		}
 	}
-	if attr(a2, "http.request.resend_count") != int64(1) || attr(a1, "http.request.resend_count") != nil {
-		t.Errorf("resend_count: first %v, second %v", attr(a1, "http.request.resend_count"), attr(a2, "http.request.resend_count"))
+	if len(events) != 3 || first == nil {
+		t.Fatalf("call span events %v, want the breaker, the ejection and the first attempt", events)
 	}
-	if attr(call, "weft.route") != "reads" || attr(call, "weft.subset") != "v1" || attr(call, "weft.attempts") != int64(2) || call.Status.Code == codes.Error {
+	got := map[string]any{}
+	for _, kv := range first.Attributes {
+		got[string(kv.Key)] = kv.Value.AsInterface()
+	}
+	if got["weft.attempt"] != int64(1) || got["weft.endpoint"] != "127.0.0.1:9001" || got["weft.outcome"] != "error" ||
+		got["http.response.status_code"] != int64(503) || got["http.request.resend_count"] != nil {
+		t.Errorf("first attempt's event: %v", got)
+	}
+	if attr(call, "weft.route") != "reads" || attr(call, "weft.subset") != "v1" || attr(call, "weft.attempts") != int64(2) ||
+		attr(call, "weft.endpoint") != "127.0.0.1:9002" || attr(call, "http.response.status_code") != int64(200) || call.Status.Code == codes.Error {
 		t.Errorf("call attributes %v, status %v", call.Attributes, call.Status)
 	}
-	if c.TraceID != call.SpanContext.TraceID().String() {
+	if c.TraceID.String() != call.SpanContext.TraceID().String() {
 		t.Errorf("CallInfo.TraceID = %q, want the call's trace", c.TraceID)
 	}
 
@@ -99,6 +117,35 @@ func TestCallSpans(t *testing.T) {
 	server := spans[len(spans)-1]
 	if server.Name != "GET b" || server.SpanKind != trace.SpanKindServer || server.Parent.SpanID() != a2.SpanContext.SpanID() || !server.Parent.IsRemote() {
 		t.Errorf("server span %q kind %v parent %v, want a remote child of attempt 2 (%v)", server.Name, server.SpanKind, server.Parent.SpanID(), a2.SpanContext.SpanID())
+	}
+}
+
+// TestCallAnsweredFirstTimeIsOneSpan checks that a call its first attempt
+// answers makes one client span, which the attempt carries and which
+// tells where it went, and no event.
+func TestCallAnsweredFirstTimeIsOneSpan(t *testing.T) {
+	r := newRig(t, telemetry.Config{}, true)
+	hdr := http.Header{}
+	c := &observe.CallInfo{Protocol: observe.ProtocolHTTP, Source: "a", Destination: "b", Method: "GET", Path: "/", Start: time.Now()}
+	ctx := r.tel.StartCall(context.Background(), c)
+	a := &observe.AttemptInfo{N: 1, Endpoint: "127.0.0.1:9001", Node: "b-1", Start: time.Now(), Carrier: observe.HeaderCarrier(hdr)}
+	actx := r.tel.StartAttempt(ctx, c, a)
+	a.Status, a.Outcome, a.End = 404, "ok", time.Now()
+	r.tel.EndAttempt(actx, c, a)
+	c.Attempts, c.Status, c.Endpoint, c.End = 1, 404, a.Endpoint, time.Now()
+	r.tel.EndCall(ctx, c)
+
+	spans := r.spans.GetSpans()
+	if len(spans) != 1 {
+		t.Fatalf("got %d spans, want the call's alone: %v", len(spans), names(spans))
+	}
+	call := spans[0]
+	if tp := hdr.Get("Traceparent"); !strings.Contains(tp, call.SpanContext.SpanID().String()) {
+		t.Errorf("the attempt sent traceparent %q, want the call's span %s", tp, call.SpanContext.SpanID())
+	}
+	if len(call.Events) != 0 || attr(call, "weft.endpoint") != "127.0.0.1:9001" || attr(call, "weft.attempts") != int64(1) ||
+		attr(call, "http.response.status_code") != int64(404) || call.Status.Code != codes.Error {
+		t.Errorf("call span: attributes %v, events %v, status %v", call.Attributes, call.Events, call.Status)
 	}
 }
 
@@ -195,13 +242,13 @@ func TestAccessLog(t *testing.T) {
 	}
 	out, inb := lines[0], lines[1]
 	want := map[string]any{"msg": "weft: access", "direction": "outbound", "source": "a", "destination": "b", "method": "GET",
-		"path": "/items/1", "route": "reads", "subset": "v1", "endpoint": "127.0.0.1:9002", "status": 200.0, "attempts": 2.0, "duration_ms": 30.0, "trace_id": c.TraceID}
+		"path": "/items/1", "route": "reads", "subset": "v1", "endpoint": "127.0.0.1:9002", "status": 200.0, "attempts": 2.0, "duration_ms": 30.0, "trace_id": c.TraceID.String()}
 	for k, v := range want {
 		if out[k] != v {
 			t.Errorf("outbound %s = %v, want %v", k, out[k], v)
 		}
 	}
-	want = map[string]any{"direction": "inbound", "source": "a", "destination": "b", "status": 200.0, "duration_ms": 5.0, "trace_id": c.TraceID, "peer": ""}
+	want = map[string]any{"direction": "inbound", "source": "a", "destination": "b", "status": 200.0, "duration_ms": 5.0, "trace_id": c.TraceID.String(), "peer": ""}
 	for k, v := range want {
 		if inb[k] != v {
 			t.Errorf("inbound %s = %v, want %v", k, inb[k], v)

@@ -399,7 +399,7 @@ func TestDecisionLog(t *testing.T) {
 		if want := fmt.Sprintf("/%d", 4-i); d.Path != want {
 			t.Errorf("decision %d is for %s, want %s (newest first)", i, d.Path, want)
 		}
-		if d.Destination != "echo" || d.Status != 200 || d.Outcome != "ok" || d.Endpoint != addr || d.Method != "GET" {
+		if d.Destination != "echo" || d.Status != 200 || d.Outcome != "ok" || d.Endpoint != addr || d.Method != "GET" || d.TraceID != "" {
 			t.Errorf("decision %d: %+v", i, d)
 		}
 	}

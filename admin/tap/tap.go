@@ -236,7 +236,7 @@ func (t *Tap) EndCall(ctx context.Context, c *observe.CallInfo) {
 	t.publish(&e, func(e *Event) {
 		e.Time, e.Peer, e.Path = c.Start, peerID(c.TLS), truncate(c.Path, maxPath)
 		e.Route, e.Subset, e.Endpoint, e.Attempts = c.Route, c.Subset, c.Endpoint, c.Attempts
-		e.DurationMs, e.TraceID, e.Reason = millis(c.End.Sub(c.Start)), c.TraceID, reason(c)
+		e.DurationMs, e.TraceID, e.Reason = millis(c.End.Sub(c.Start)), c.TraceID.String(), reason(c)
 		if c.Err != nil {
 			e.Error = c.Err.Error()
 		}

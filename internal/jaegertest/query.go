@@ -28,8 +28,19 @@ type Span struct {
 	StartTime int64      `json:"startTime"`
 	Duration  int64      `json:"duration"`
 	Tags      []KeyValue `json:"tags"`
-	ProcessID string     `json:"processID"`
+	// Logs are the span's events.
+	Logs      []Log  `json:"logs"`
+	ProcessID string `json:"processID"`
 }
+
+// Log is a span event: its name is the field "event".
+type Log struct {
+	Timestamp int64      `json:"timestamp"`
+	Fields    []KeyValue `json:"fields"`
+}
+
+// Field returns the value of the log's field key.
+func (l Log) Field(key string) (any, bool) { return lookup(l.Fields, key) }
 
 // Reference links a span to another: refType CHILD_OF names its parent.
 type Reference struct {
@@ -65,8 +76,10 @@ func (s Span) Parent() string {
 }
 
 // Tag returns the value of s's tag key, and whether it has one.
-func (s Span) Tag(key string) (any, bool) {
-	for _, kv := range s.Tags {
+func (s Span) Tag(key string) (any, bool) { return lookup(s.Tags, key) }
+
+func lookup(kvs []KeyValue, key string) (any, bool) {
+	for _, kv := range kvs {
 		if kv.Key == key {
 			return kv.Value, true
 		}

@@ -67,6 +67,7 @@ type DecisionLog struct {
 // recording allocates nothing.
 type decisionSlot struct {
 	d      Decision
+	trace  TraceID // formatted when read
 	tries  [maxRecordedTries]TryRecord
 	ntries int
 }
@@ -97,7 +98,7 @@ func (l *DecisionLog) EndCall(_ context.Context, c *CallInfo) {
 		Time: c.Start, Destination: c.Destination, Method: c.Method, Path: c.Path,
 		Route: c.Route, Subset: c.Subset, Endpoint: c.Endpoint,
 		Attempts: c.Attempts, Hedges: c.Hedges, BudgetExhausted: c.BudgetExhausted,
-		Status: c.Status, DurationMs: millis(c.End.Sub(c.Start)), TraceID: c.TraceID,
+		Status: c.Status, DurationMs: millis(c.End.Sub(c.Start)),
 	}
 	if len(d.Path) > maxDecisionPath {
 		d.Path = d.Path[:maxDecisionPath]
@@ -113,7 +114,7 @@ func (l *DecisionLog) EndCall(_ context.Context, c *CallInfo) {
 	tries := c.Tries()
 	l.mu.Lock()
 	s := &l.ring[l.next]
-	s.d = d
+	s.d, s.trace = d, c.TraceID
 	s.ntries = copy(s.tries[:], tries)
 	l.next++
 	if l.next == len(l.ring) {
@@ -136,6 +137,7 @@ func (l *DecisionLog) Recent() []Decision {
 	for i := 1; i <= n; i++ {
 		s := &l.ring[(l.next-i+len(l.ring))%len(l.ring)]
 		d := s.d
+		d.TraceID = s.trace.String()
 		d.Tries = slices.Clone(s.tries[:s.ntries])
 		out = append(out, d)
 	}

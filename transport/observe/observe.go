@@ -3,6 +3,7 @@ package observe
 import (
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -87,6 +88,17 @@ type TraceSlot interface {
 	SampledOut(ctx context.Context, carrier Carrier) (context.Context, bool)
 }
 
+// TraceID is a W3C trace ID, as OpenTelemetry's trace.TraceID holds it.
+type TraceID [16]byte
+
+// String returns the ID in lowercase hex, or "" for the zero ID.
+func (id TraceID) String() string {
+	if id == (TraceID{}) {
+		return ""
+	}
+	return hex.EncodeToString(id[:])
+}
+
 // Protocols named in [CallInfo] and [InboundInfo].
 const (
 	ProtocolHTTP = "http"
@@ -111,9 +123,10 @@ type CallInfo struct {
 	Route string
 	// Start is when the call began.
 	Start time.Time
-	// TraceID is the call's trace ID in hex, set by the StartCall of an
-	// observer that traces it, so that later observers can log it.
-	TraceID string
+	// TraceID is the call's trace ID, set by the StartCall of an observer
+	// that records it, so that later observers can link to the trace;
+	// zero when the call is not recorded.
+	TraceID TraceID
 	// Subset is the subset the route's split chose, or "" for every
 	// endpoint. It is set before the first attempt starts.
 	Subset string
@@ -134,7 +147,9 @@ type CallInfo struct {
 	Status int
 	// Err is why the call failed, nil when it got a response.
 	Err error
-	// Endpoint is the host:port that gave the final answer, "" if none.
+	// Endpoint is the host:port the call ended on: its latest attempt
+	// that a winning hedge did not cut short, which gave the final answer
+	// or failed last; "" when no attempt was made.
 	Endpoint string
 	// TLS is the TLS state of the connection that gave the final answer,
 	// nil in plaintext; the server's verified identity is in its

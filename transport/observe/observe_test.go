@@ -46,3 +46,13 @@ func TestRecordAttemptAllocations(t *testing.T) {
 		t.Errorf("recording one attempt allocates %v times, want 0", allocs)
 	}
 }
+
+func TestTraceIDString(t *testing.T) {
+	if s := (observe.TraceID{}).String(); s != "" {
+		t.Errorf("zero ID = %q, want \"\"", s)
+	}
+	id := observe.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
+	if s := id.String(); s != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("ID = %q", s)
+	}
+}

@@ -160,8 +160,9 @@ type Outcome struct {
 	Tries []Try `json:"tries,omitempty"`
 }
 
-// Try is one attempt of a request, as the mesh client's attempt span
-// records it.
+// Try is one attempt of a request, as the mesh client's spans record it
+// (the call's span for the first attempt, an attempt span for each
+// further one).
 type Try struct {
 	// Endpoint is the host:port the attempt went to.
 	Endpoint string `json:"endpoint"`

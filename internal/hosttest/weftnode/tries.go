@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"slices"
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -12,9 +14,11 @@ import (
 
 // tries collects the attempts of the node's calls from the spans the mesh
 // makes for them (the node is given a tracer provider that samples every
-// call): each attempt span names the endpoint it went to. The load starts
-// a span per request, so that the attempts of one request share its trace
-// ID.
+// call). A call's first attempt is told by the call's span: by its event
+// weft.attempt when another attempt answered or none did, by the span's
+// own attributes when it answered the call. Each further attempt has a
+// span of its own. The load starts a span per request, so that the
+// attempts of one request share its trace ID.
 type tries struct {
 	mu      sync.Mutex
 	byTrace map[trace.TraceID][]nodeapi.Try
@@ -26,17 +30,34 @@ func newTries() *tries { return &tries{byTrace: make(map[trace.TraceID][]nodeapi
 
 func (r *tries) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
-// OnEnd keeps the spans of attempts, which carry weft.endpoint.
+// OnEnd keeps the attempts a span tells of.
 func (r *tries) OnEnd(s sdktrace.ReadOnlySpan) {
-	try := nodeapi.Try{Start: s.StartTime(), End: s.EndTime()}
+	if s.SpanKind() != trace.SpanKindClient {
+		return
+	}
+	var try attempt
+	attempts := int64(-1) // set on a call's span
 	for _, kv := range s.Attributes() {
-		switch kv.Key {
-		case "weft.endpoint":
-			try.Endpoint = kv.Value.AsString()
-		case "weft.outcome":
-			try.Outcome = kv.Value.AsString()
-		case "http.response.status_code":
-			try.Status = int(kv.Value.AsInt64())
+		if kv.Key == "weft.attempts" {
+			attempts = kv.Value.AsInt64()
+		}
+		try.set(kv)
+	}
+	try.Start, try.End = s.StartTime(), s.EndTime()
+	if attempts >= 0 {
+		// A call's span: its first attempt answered it, unless an event
+		// says otherwise.
+		try.Outcome = "ok"
+		for _, e := range s.Events() {
+			if e.Name == "weft.attempt" {
+				try = attempt{Start: s.StartTime(), End: e.Time}
+				for _, kv := range e.Attributes {
+					try.set(kv)
+				}
+			}
+		}
+		if attempts == 0 {
+			return
 		}
 	}
 	if try.Endpoint == "" {
@@ -45,15 +66,32 @@ func (r *tries) OnEnd(s sdktrace.ReadOnlySpan) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	id := s.SpanContext().TraceID()
-	r.byTrace[id] = append(r.byTrace[id], try)
+	r.byTrace[id] = append(r.byTrace[id], nodeapi.Try(try))
 }
 
-// take returns and forgets the attempts of the trace id.
+// attempt is a Try being read from a span.
+type attempt nodeapi.Try
+
+// set keeps what kv, an attribute of an attempt's span or event, tells.
+func (a *attempt) set(kv attribute.KeyValue) {
+	switch kv.Key {
+	case "weft.endpoint":
+		a.Endpoint = kv.Value.AsString()
+	case "weft.outcome":
+		a.Outcome = kv.Value.AsString()
+	case "http.response.status_code":
+		a.Status = int(kv.Value.AsInt64())
+	}
+}
+
+// take returns and forgets the attempts of the trace id, in the order
+// they ended.
 func (r *tries) take(id trace.TraceID) []nodeapi.Try {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.byTrace[id]
 	delete(r.byTrace, id)
+	slices.SortStableFunc(t, func(a, b nodeapi.Try) int { return a.End.Compare(b.End) })
 	return t
 }
 
