@@ -155,11 +155,12 @@ func TestRequestAllocations(t *testing.T) {
 		{"Weft over net/http", plain, base, -15},
 		{"metrics over none", metrics, plain, 1},
 		{"tracing, 0% sampled, over tracing off", unsampled, metrics, 4},
-		{"tracing, 100% sampled, over net/http", sampled, base, 1},
+		{"tracing, 100% sampled, over net/http", sampled, base, -1},
 		{"Weft with mutual TLS over net/http with mutual TLS", mtls, baseMTLS, -15},
 		{"Weft over net/http, the caller's context cancellable", cancellable, baseCancellable, -12},
-		// HTTP/2 goes through net/http's transport.
-		{"Weft over HTTP/2 over net/http over HTTP/1.1", h2, base, 26},
+		// HTTP/2 goes through net/http's transport. Its count moves by one
+		// between runs (87 or 88): flow-control frames now and then.
+		{"Weft over HTTP/2 over net/http over HTTP/1.1", h2, base, 27},
 		{"tracing, 0% sampled, over tracing off, relayed by a service", relayedUnsampled, relayed, 6},
 	} {
 		if added := c.got - c.over; added > c.limit {

@@ -18,8 +18,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/weftmesh/weft/admin"
+	"github.com/weftmesh/weft/examples/grpc/shoppb"
 	"github.com/weftmesh/weft/mesh"
 	"github.com/weftmesh/weft/mesh/meshtest"
 )
@@ -333,5 +335,63 @@ services:
 	}
 	if ct, _ := fetch(base, "application/json"); ct != "application/json" {
 		t.Errorf("Accept: application/json answered %s", ct)
+	}
+}
+
+// TestObservedPeerIsTheVerifiedCaller checks that over mutual TLS the
+// server's span and access log name the caller by the SPIFFE ID the
+// server verified, for HTTP and gRPC, and the client's access log the
+// server's.
+func TestObservedPeerIsTheVerifiedCaller(t *testing.T) {
+	m := meshtest.New(t)
+	m.PolicyFile = meshtest.SecurePolicy(t, caDir(t), "telemetry: {accessLog: true}\n")
+	exp := tracetest.NewInMemoryExporter()
+	var logs [3]logBuffer
+	config := func(i int, service string) mesh.Config {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+		t.Cleanup(func() { tp.Shutdown(t.Context()) })
+		return mesh.Config{Service: service, TracerProvider: tp, Logger: slog.New(slog.NewJSONHandler(&logs[i], nil))}
+	}
+	m.Serve(config(0, "echo"), okHandler)
+	serveGRPC(t, m, config(1, "payments"), &payments{name: "p1", calls: &counter{}})
+	client := m.Start(config(2, "checkout"))
+	meshtest.WaitEndpoints(t, client, "echo", 1)
+	waitGRPCEndpoints(t, client, "payments", 1)
+	if _, err := get(client.NewClient("echo"), "http://echo/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(t, client, "payments").Charge(t.Context(), &shoppb.ChargeRequest{OrderId: "o1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	const caller = "spiffe://" + meshtest.TrustDomain + "/svc/checkout"
+	var servers []tracetest.SpanStub
+	meshtest.WaitFor(t, 5*time.Second, "both server spans", func() bool {
+		servers = servers[:0]
+		for _, s := range exp.GetSpans() {
+			if s.SpanKind == trace.SpanKindServer {
+				servers = append(servers, s)
+			}
+		}
+		return len(servers) == 2
+	})
+	for _, s := range servers {
+		if got := attrOf(s, "weft.peer.id"); got != caller {
+			t.Errorf("server span %q: weft.peer.id = %v, want %s", s.Name, got, caller)
+		}
+	}
+	for i, service := range []string{"echo", "payments"} {
+		var in []map[string]any
+		meshtest.WaitFor(t, 5*time.Second, service+"'s access log line", func() bool {
+			in = logs[i].access(t)
+			return len(in) == 1
+		})
+		if in[0]["peer"] != caller || in[0]["source"] != "checkout" {
+			t.Errorf("%s's inbound line: peer %v, source %v; want %s, checkout", service, in[0]["peer"], in[0]["source"], caller)
+		}
+	}
+	out := logs[2].access(t)
+	if len(out) != 2 || out[0]["peer"] != "spiffe://"+meshtest.TrustDomain+"/svc/echo" {
+		t.Errorf("checkout's outbound lines %v, want the first naming echo's identity", out)
 	}
 }

@@ -240,19 +240,22 @@ func (t *Telemetry) EndCall(ctx context.Context, c *observe.CallInfo) {
 // it continues the caller's trace from the request's headers with a
 // server span, named "METHOD service". When the caller's trace is not
 // sampled, it starts no span: the request's context carries the caller's
-// trace context on (made in the request's own state where it can, see
-// [observe.TraceSlot]), so that the calls the handler makes stay in the
-// trace, sampled out too.
+// trace context on, so that the calls the handler makes stay in the
+// trace, sampled out too. With the propagation Telemetry set up itself,
+// the caller's trace context is kept in the request's own state where it
+// can be (see [observe.TraceSlot]) rather than extracted into a context
+// of its own.
 func (t *Telemetry) StartInbound(ctx context.Context, in *observe.InboundInfo) context.Context {
 	if !t.tracing {
 		return ctx
 	}
+	kept := false
 	if t.fastTrace && in.Trace != nil {
-		if ctx, ok := in.Trace.SampledOut(ctx, in.Carrier); ok {
-			return ctx
-		}
+		ctx, kept = in.Trace.Parent(ctx, in.Carrier)
 	}
-	ctx = t.prop.Extract(ctx, in.Carrier)
+	if !kept {
+		ctx = t.prop.Extract(ctx, in.Carrier)
+	}
 	if sampledOut(trace.SpanContextFromContext(ctx)) {
 		return ctx
 	}
@@ -285,8 +288,8 @@ func (t *Telemetry) EndInbound(ctx context.Context, in *observe.InboundInfo) {
 				attribute.Int("http.response.status_code", in.Status),
 				attribute.String("weft.source", in.Source),
 			)
-			if id := peerID(in.TLS); id != "" {
-				kv = append(kv, attribute.String("weft.peer.id", id))
+			if in.Peer != "" {
+				kv = append(kv, attribute.String("weft.peer.id", in.Peer))
 			}
 			span.SetAttributes(kv...)
 			attrs.put(kv)
@@ -358,7 +361,7 @@ func (t *Telemetry) logInbound(ctx context.Context, in *observe.InboundInfo) {
 		slog.String("trace_id", traceID(ctx)),
 		slog.String("source", in.Source),
 		slog.String("destination", t.service),
-		slog.String("peer", peerID(in.TLS)),
+		slog.String("peer", in.Peer),
 		slog.String("method", in.Method),
 		slog.String("path", in.Path),
 		slog.Int("status", in.Status),

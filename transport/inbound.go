@@ -158,6 +158,9 @@ func (in *Inbound) authorize(w http.ResponseWriter, r *http.Request, sec *inboun
 	req := inbound.Request{Protocol: observe.ProtocolHTTP, Method: r.Method, Path: r.URL.Path, Caller: r.Header.Get(engine.SourceHeader)}
 	if verified {
 		req.Peer = peer
+		if ow != nil {
+			ow.info.Peer = peer.String()
+		}
 	}
 	var user *claims.Set
 	if sec.Authentication != nil {

@@ -272,7 +272,7 @@ func (t *Tap) EndInbound(ctx context.Context, in *observe.InboundInfo) {
 		Method: in.Method, Path: in.Path, Status: in.Status, Failed: stats.Failed(in.Protocol, in.Status, false),
 	}
 	t.publish(&e, func(e *Event) {
-		e.Time, e.Peer, e.Path = in.Start, peerID(in.TLS), truncate(in.Path, maxPath)
+		e.Time, e.Peer, e.Path = in.Start, in.Peer, truncate(in.Path, maxPath)
 		e.DurationMs, e.TraceID = millis(in.End.Sub(in.Start)), traceID(ctx)
 		if r, ok := ctx.Value(recordKey{}).(*record); ok {
 			e.Headers = r.headers

@@ -12,11 +12,12 @@ import (
 )
 
 // Remote is room in a request's state for the trace context its caller
-// sent when the caller sampled the trace out. Once [Remote.SampledOut]
-// succeeded it is the request's context: OpenTelemetry finds in it the
-// caller's span context as the current span (remote, not recording), as
-// it would after the TraceContext propagator extracted it, and every
-// other lookup goes to its parent. It is an [observe.TraceSlot]. The zero
+// sent. Once [Remote.Parent] succeeded it is a context (the request's,
+// when the caller sampled the trace out, or the parent of the request's
+// server span): OpenTelemetry finds in it the caller's span context as
+// the current span (remote, not recording), as it would after the
+// TraceContext propagator extracted it, and every other lookup goes to
+// its parent. It is an [observe.TraceSlot]. The zero
 // value is ready; a Remote must not be copied once used.
 type Remote struct {
 	parent context.Context
@@ -34,18 +35,17 @@ type remoteSpan struct {
 
 func (s *remoteSpan) SpanContext() trace.SpanContext { return s.sc }
 
-// SampledOut returns r, now a child of ctx carrying the caller's trace
-// context, when carrier holds a valid traceparent whose trace is not
-// sampled and neither a tracestate nor baggage (which would need to be
-// parsed into values of their own). Otherwise it returns ctx and false,
-// and the caller extracts the trace context as usual. It succeeds at most
-// once.
-func (r *Remote) SampledOut(ctx context.Context, carrier observe.Carrier) (context.Context, bool) {
+// Parent returns r, now a child of ctx carrying the caller's trace
+// context, when carrier holds a valid traceparent and neither a
+// tracestate nor baggage (which would need to be parsed into values of
+// their own). Otherwise it returns ctx and false, and the caller extracts
+// the trace context as usual. It succeeds at most once.
+func (r *Remote) Parent(ctx context.Context, carrier observe.Carrier) (context.Context, bool) {
 	if spanKey == nil || r.parent != nil {
 		return ctx, false
 	}
 	p, ok := ParseParent(carrier.Get(ParentHeader))
-	if !ok || p.Flags.IsSampled() || carrier.Get(StateHeader) != "" || carrier.Get(BaggageHeader) != "" {
+	if !ok || carrier.Get(StateHeader) != "" || carrier.Get(BaggageHeader) != "" {
 		return ctx, false
 	}
 	r.parent, r.span.sc = ctx, p.SpanContext()

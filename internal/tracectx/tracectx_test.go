@@ -142,9 +142,9 @@ func TestRemoteCarriesTheCallersTrace(t *testing.T) {
 	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
 	defer cancel()
 	var r Remote
-	ctx, ok := r.SampledOut(parent, carrier{ParentHeader: sample})
+	ctx, ok := r.Parent(parent, carrier{ParentHeader: sample})
 	if !ok || ctx != &r {
-		t.Fatalf("SampledOut = %v, %v", ctx, ok)
+		t.Fatalf("Parent = %v, %v", ctx, ok)
 	}
 	want := extracted(sample, "")
 	if got := trace.SpanContextFromContext(ctx); !got.Equal(want) || !got.IsRemote() {
@@ -156,8 +156,14 @@ func TestRemoteCarriesTheCallersTrace(t *testing.T) {
 	if ctx.Value(key{}) != "v" {
 		t.Error("other values are not the parent's")
 	}
-	if _, ok := r.SampledOut(parent, carrier{ParentHeader: sample}); ok {
-		t.Error("a second SampledOut succeeded")
+	if _, ok := r.Parent(parent, carrier{ParentHeader: sample}); ok {
+		t.Error("a second Parent succeeded")
+	}
+	// A sampled trace's context is kept alike, sampled.
+	const sampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	var rs Remote
+	if sctx, ok := rs.Parent(parent, carrier{ParentHeader: sampled}); !ok || !trace.SpanContextFromContext(sctx).Equal(extracted(sampled, "")) {
+		t.Errorf("sampled: Parent = %v, %v; span context %v, the propagator extracts %v", sctx, ok, trace.SpanContextFromContext(sctx), extracted(sampled, ""))
 	}
 
 	// Propagated on, it is the caller's traceparent.
@@ -204,17 +210,15 @@ func TestRemoteCarriesTheCallersTrace(t *testing.T) {
 }
 
 func TestRemoteRefuses(t *testing.T) {
-	sampled := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	for name, c := range map[string]carrier{
 		"no trace context": {},
-		"sampled":          {ParentHeader: sampled},
 		"invalid":          {ParentHeader: "00-zz"},
 		"with tracestate":  {ParentHeader: sample, StateHeader: "k=v"},
 		"with baggage":     {ParentHeader: sample, BaggageHeader: "k=v"},
 	} {
 		var r Remote
-		if ctx, ok := r.SampledOut(context.Background(), c); ok || ctx != context.Background() {
-			t.Errorf("%s: SampledOut = %v, %v; want the context given and false", name, ctx, ok)
+		if ctx, ok := r.Parent(context.Background(), c); ok || ctx != context.Background() {
+			t.Errorf("%s: Parent = %v, %v; want the context given and false", name, ctx, ok)
 		}
 	}
 }
@@ -224,7 +228,7 @@ func TestRemoteAllocatesNothing(t *testing.T) {
 	rs := make([]Remote, 101) // as in a request's state, allocated anyway
 	i := 0
 	n := testing.AllocsPerRun(100, func() {
-		ctx, _ := rs[i].SampledOut(context.Background(), c)
+		ctx, _ := rs[i].Parent(context.Background(), c)
 		i++
 		if !trace.SpanContextFromContext(ctx).IsValid() {
 			t.Fatal("no span context")

@@ -76,16 +76,18 @@ type Carrier interface {
 }
 
 // TraceSlot is room a server keeps in a request's state for the W3C
-// trace context its caller sent, so that an observer that follows a
-// caller's decision not to record a trace can give the request's context
-// that trace context without making a context and a span for it.
+// trace context its caller sent, so that an observer can give the
+// request's context that trace context without extracting it into a
+// context and a span of their own: as the request's context when it
+// follows a caller's decision not to record the trace, or as the parent
+// of its server span.
 type TraceSlot interface {
-	// SampledOut returns a child of ctx, made in the request's state, that
+	// Parent returns a child of ctx, made in the request's state, that
 	// carries the caller's trace context as OpenTelemetry's current span
-	// (remote, not recording), when carrier holds a valid traceparent
-	// whose trace is not sampled, and neither tracestate nor baggage.
-	// Otherwise it returns ctx and false. It succeeds at most once.
-	SampledOut(ctx context.Context, carrier Carrier) (context.Context, bool)
+	// (remote, not recording), when carrier holds a valid traceparent and
+	// neither tracestate nor baggage. Otherwise it returns ctx and false.
+	// It succeeds at most once.
+	Parent(ctx context.Context, carrier Carrier) (context.Context, bool)
 }
 
 // TraceID is a W3C trace ID, as OpenTelemetry's trace.TraceID holds it.
@@ -292,8 +294,10 @@ type InboundInfo struct {
 	// Source is the calling service: the name its verified identity
 	// maps to, else what its Weft client asserted in its Weft-Source header, else "".
 	Source string
-	// TLS is the connection's TLS state, nil in plaintext; a verified
-	// caller's identity is in its certificates.
+	// Peer is the SPIFFE ID the caller proved with a certificate the node
+	// verified, "" when it proved none.
+	Peer string
+	// TLS is the connection's TLS state, nil in plaintext.
 	TLS *tls.ConnectionState
 	// Status is the HTTP status sent (200 when the handler wrote
 	// nothing), or the gRPC code.

@@ -172,7 +172,7 @@ func (s *server) admit(ctx context.Context, rec *observe.InboundInfo, fullMethod
 	}
 	adm, ref := s.in.Admit(ctx, call)
 	if rec != nil {
-		rec.Source = source
+		rec.Source, rec.Peer = source, id.String()
 		if !id.IsZero() {
 			// A refused call has no admission to name its caller.
 			rec.Source = adm.Caller
