@@ -155,7 +155,7 @@ func TestRequestAllocations(t *testing.T) {
 		{"Weft over net/http", plain, base, -15},
 		{"metrics over none", metrics, plain, 1},
 		{"tracing, 0% sampled, over tracing off", unsampled, metrics, 4},
-		{"tracing, 100% sampled, over net/http", sampled, base, -1},
+		{"tracing, 100% sampled, over net/http", sampled, base, -4},
 		{"Weft with mutual TLS over net/http with mutual TLS", mtls, baseMTLS, -15},
 		{"Weft over net/http, the caller's context cancellable", cancellable, baseCancellable, -12},
 		// HTTP/2 goes through net/http's transport. Its count moves by one

@@ -192,7 +192,7 @@ func TestTraceInProcess(t *testing.T) {
 	if served[bCall.SpanContext.SpanID()] != 503 || served[bRetry.SpanContext.SpanID()] != 200 {
 		t.Errorf("c's server spans by parent: %v", served)
 	}
-	if attrOf(bCall, "weft.attempts") != int64(2) || attrOf(bCall, "weft.source") != "b" || attrOf(bCall, "weft.destination") != "c" || bCall.Status.Code == codes.Error {
+	if attrOf(bCall, "weft.attempts") != int64(2) || attrOf(bCall, "weft.source") != "b" || attrOf(bCall, "server.address") != "c" || bCall.Status.Code == codes.Error {
 		t.Errorf("b's call attributes %v, status %v", bCall.Attributes, bCall.Status)
 	}
 	if attrOf(bServer, "weft.source") != "a" || attrOf(bServer, "url.path") != "/checkout" {

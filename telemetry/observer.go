@@ -187,18 +187,23 @@ func (t *Telemetry) EndCall(ctx context.Context, c *observe.CallInfo) {
 	if t.tracing {
 		span := trace.SpanFromContext(ctx)
 		if span.IsRecording() {
+			// A call answered at the first try has at most 8 attributes:
+			// the SDK de-duplicates a span's attributes when it ends in a
+			// map that grows, and allocates three more times, beyond 8.
+			// What is unset is left out: no path (gRPC), no route matched,
+			// no subset chosen, no hedge sent. server.address is the
+			// destination service.
 			attrs := getAttrs()
 			kv := append(attrs.kv,
 				attribute.String("http.request.method", c.Method),
 				attribute.String("server.address", c.Destination),
-				attribute.String("url.path", c.Path),
 				attribute.String("weft.protocol", c.Protocol),
 				attribute.String("weft.source", c.Source),
-				attribute.String("weft.destination", c.Destination),
 				attribute.Int("weft.attempts", c.Attempts),
 			)
-			// What is unset is left out: no route matched, no subset
-			// chosen, no hedge sent.
+			if c.Path != "" {
+				kv = append(kv, attribute.String("url.path", c.Path))
+			}
 			if c.Route != "" {
 				kv = append(kv, attribute.String("weft.route", c.Route))
 			}
@@ -282,12 +287,14 @@ func (t *Telemetry) EndInbound(ctx context.Context, in *observe.InboundInfo) {
 			attrs := getAttrs()
 			kv := append(attrs.kv,
 				attribute.String("http.request.method", in.Method),
-				attribute.String("url.path", in.Path),
 				attribute.String("weft.protocol", in.Protocol),
 				attribute.String("weft.service", t.service),
 				attribute.Int("http.response.status_code", in.Status),
 				attribute.String("weft.source", in.Source),
 			)
+			if in.Path != "" {
+				kv = append(kv, attribute.String("url.path", in.Path))
+			}
 			if in.Peer != "" {
 				kv = append(kv, attribute.String("weft.peer.id", in.Peer))
 			}
