@@ -45,7 +45,9 @@ var (
 // with the propagation Telemetry set up itself, or made here as a context
 // for the application's propagator).
 func (t *Telemetry) StartCall(ctx context.Context, c *observe.CallInfo) context.Context {
-	t.inst.clientActive.Add(ctx, 1, t.activeAttr.get(attrKey{c.Source, c.Destination, c.Route, c.Protocol}).add...)
+	if t.metrics {
+		t.inst.clientActive.Add(ctx, 1, t.activeAttr.get(attrKey{c.Source, c.Destination, c.Route, c.Protocol}).add...)
+	}
 	if !t.tracing {
 		return ctx
 	}
@@ -93,14 +95,8 @@ func (t *Telemetry) StartAttempt(ctx context.Context, c *observe.CallInfo, a *ob
 // attempt does not answer the call (a failure a retry may follow, or a
 // hedge that won), what became of it is an event on the call's span.
 func (t *Telemetry) EndAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) {
-	if a.BreakerOpened {
-		t.inst.breakerTransition.Add(ctx, 1, t.transAttr.get(attrKey{c.Destination, "open"}).add...)
-	}
-	if a.BreakerClosed {
-		t.inst.breakerTransition.Add(ctx, 1, t.transAttr.get(attrKey{c.Destination, "closed"}).add...)
-	}
-	if a.Ejected {
-		t.inst.ejections.Add(ctx, 1, t.destAttr.get(attrKey{c.Destination}).add...)
+	if t.metrics {
+		t.countAttempt(ctx, c, a)
 	}
 	if !t.tracing {
 		return
@@ -111,6 +107,26 @@ func (t *Telemetry) EndAttempt(ctx context.Context, c *observe.CallInfo, a *obse
 		// and ctx holds the call's, which EndCall ends.
 		return
 	}
+	t.endAttemptSpan(span, c, a)
+}
+
+// countAttempt counts the breaker transitions and ejections an attempt
+// caused.
+func (t *Telemetry) countAttempt(ctx context.Context, c *observe.CallInfo, a *observe.AttemptInfo) {
+	if a.BreakerOpened {
+		t.inst.breakerTransition.Add(ctx, 1, t.transAttr.get(attrKey{c.Destination, "open"}).add...)
+	}
+	if a.BreakerClosed {
+		t.inst.breakerTransition.Add(ctx, 1, t.transAttr.get(attrKey{c.Destination, "closed"}).add...)
+	}
+	if a.Ejected {
+		t.inst.ejections.Add(ctx, 1, t.destAttr.get(attrKey{c.Destination}).add...)
+	}
+}
+
+// endAttemptSpan records an attempt on its span, which it ends, or, for
+// a call's first attempt, on the call's span.
+func (t *Telemetry) endAttemptSpan(span trace.Span, c *observe.CallInfo, a *observe.AttemptInfo) {
 	if a.BreakerOpened {
 		span.AddEvent("circuit breaker opened")
 	}
@@ -152,9 +168,7 @@ func attemptAttrs(c *observe.CallInfo, a *observe.AttemptInfo, kv []attribute.Ke
 	if a.Hedge {
 		kv = append(kv, attribute.Bool("weft.hedge", true))
 	}
-	if c.Subset != "" {
-		kv = append(kv, attribute.String("weft.subset", c.Subset))
-	}
+	kv = appendSet(kv, "weft.subset", c.Subset)
 	if a.N > 1 {
 		kv = append(kv, attribute.Int("http.request.resend_count", a.N-1))
 	}
@@ -171,6 +185,19 @@ func attemptAttrs(c *observe.CallInfo, a *observe.AttemptInfo, kv []attribute.Ke
 // EndCall implements [observe.CallObserver]: it records the call's
 // golden signals, ends its span and writes its access log line.
 func (t *Telemetry) EndCall(ctx context.Context, c *observe.CallInfo) {
+	if t.metrics {
+		t.countCall(ctx, c)
+	}
+	if t.tracing {
+		t.endCallSpan(trace.SpanFromContext(ctx), c)
+	}
+	if t.accessLog.Load() {
+		t.logCall(ctx, c)
+	}
+}
+
+// countCall records a call's golden signals.
+func (t *Telemetry) countCall(ctx context.Context, c *observe.CallInfo) {
 	s := t.clientAttr.get(attrKey{c.Source, c.Destination, c.Route, responseClass(c.Protocol, c.Status), c.Protocol})
 	t.inst.clientRequests.Add(ctx, 1, s.add...)
 	t.inst.clientDuration.Record(ctx, c.End.Sub(c.Start).Seconds(), s.rec...)
@@ -184,60 +211,51 @@ func (t *Telemetry) EndCall(ctx context.Context, c *observe.CallInfo) {
 	if c.BudgetExhausted {
 		t.inst.budgetExhausted.Add(ctx, 1, t.destAttr.get(attrKey{c.Destination}).add...)
 	}
-	if t.tracing {
-		span := trace.SpanFromContext(ctx)
-		if span.IsRecording() {
-			// A call answered at the first try has at most 8 attributes:
-			// the SDK de-duplicates a span's attributes when it ends in a
-			// map that grows, and allocates three more times, beyond 8.
-			// What is unset is left out: no path (gRPC), no route matched,
-			// no subset chosen, no hedge sent. server.address is the
-			// destination service.
-			attrs := getAttrs()
-			kv := append(attrs.kv,
-				attribute.String("http.request.method", c.Method),
-				attribute.String("server.address", c.Destination),
-				attribute.String("weft.protocol", c.Protocol),
-				attribute.String("weft.source", c.Source),
-				attribute.Int("weft.attempts", c.Attempts),
-			)
-			if c.Path != "" {
-				kv = append(kv, attribute.String("url.path", c.Path))
-			}
-			if c.Route != "" {
-				kv = append(kv, attribute.String("weft.route", c.Route))
-			}
-			if c.Subset != "" {
-				kv = append(kv, attribute.String("weft.subset", c.Subset))
-			}
-			if c.Hedges > 0 {
-				kv = append(kv, attribute.Int("weft.hedges", c.Hedges))
-			}
-			if c.Endpoint != "" {
-				kv = append(kv, attribute.String("weft.endpoint", c.Endpoint))
-			}
-			if c.Status != 0 {
-				kv = append(kv, attribute.Int("http.response.status_code", c.Status))
-			}
-			if c.BudgetExhausted {
-				kv = append(kv, attribute.Bool("weft.retry_budget.exhausted", true))
-			}
-			span.SetAttributes(kv...)
-			attrs.put(kv)
-			switch {
-			case c.Err != nil:
-				span.SetStatus(codes.Error, c.Err.Error())
-			case c.Protocol == observe.ProtocolHTTP && c.Status >= 400,
-				c.Protocol == observe.ProtocolGRPC && c.Status != 0:
-				span.SetStatus(codes.Error, http.StatusText(c.Status))
-			}
-		}
-		if !span.SpanContext().IsRemote() { // a caller's, when the call started none
-			span.End()
-		}
+}
+
+// endCallSpan records a call on its span, which it ends: the call's own,
+// or, when the call started none, the caller's, which it leaves.
+func (t *Telemetry) endCallSpan(span trace.Span, c *observe.CallInfo) {
+	if !span.SpanContext().IsRemote() { // a caller's, when the call started none
+		defer span.End()
 	}
-	if t.accessLog.Load() {
-		t.logCall(ctx, c)
+	if !span.IsRecording() {
+		return
+	}
+	// A call answered at the first try has at most 8 attributes: the SDK
+	// de-duplicates a span's attributes when it ends in a map that grows,
+	// and allocates three more times, beyond 8. What is unset is left out:
+	// no path (gRPC), no route matched, no subset chosen, no hedge sent.
+	// server.address is the destination service.
+	attrs := getAttrs()
+	kv := append(attrs.kv,
+		attribute.String("http.request.method", c.Method),
+		attribute.String("server.address", c.Destination),
+		attribute.String("weft.protocol", c.Protocol),
+		attribute.String("weft.source", c.Source),
+		attribute.Int("weft.attempts", c.Attempts),
+	)
+	kv = appendSet(kv, "url.path", c.Path)
+	kv = appendSet(kv, "weft.route", c.Route)
+	kv = appendSet(kv, "weft.subset", c.Subset)
+	kv = appendSet(kv, "weft.endpoint", c.Endpoint)
+	if c.Hedges > 0 {
+		kv = append(kv, attribute.Int("weft.hedges", c.Hedges))
+	}
+	if c.Status != 0 {
+		kv = append(kv, attribute.Int("http.response.status_code", c.Status))
+	}
+	if c.BudgetExhausted {
+		kv = append(kv, attribute.Bool("weft.retry_budget.exhausted", true))
+	}
+	span.SetAttributes(kv...)
+	attrs.put(kv)
+	switch {
+	case c.Err != nil:
+		span.SetStatus(codes.Error, c.Err.Error())
+	case c.Protocol == observe.ProtocolHTTP && c.Status >= 400,
+		c.Protocol == observe.ProtocolGRPC && c.Status != 0:
+		span.SetStatus(codes.Error, http.StatusText(c.Status))
 	}
 }
 
@@ -274,13 +292,15 @@ func (t *Telemetry) StartInbound(ctx context.Context, in *observe.InboundInfo) c
 // EndInbound implements [observe.InboundObserver]: it records the
 // request's golden signals, ends its span and writes its access log line.
 func (t *Telemetry) EndInbound(ctx context.Context, in *observe.InboundInfo) {
-	source := in.Source
-	if source == "" {
-		source = "unknown"
+	if t.metrics {
+		source := in.Source
+		if source == "" {
+			source = "unknown"
+		}
+		s := t.serverAttr.get(attrKey{source, t.service, responseClass(in.Protocol, in.Status), in.Protocol})
+		t.inst.serverRequests.Add(ctx, 1, s.add...)
+		t.inst.serverDuration.Record(ctx, in.End.Sub(in.Start).Seconds(), s.rec...)
 	}
-	s := t.serverAttr.get(attrKey{source, t.service, responseClass(in.Protocol, in.Status), in.Protocol})
-	t.inst.serverRequests.Add(ctx, 1, s.add...)
-	t.inst.serverDuration.Record(ctx, in.End.Sub(in.Start).Seconds(), s.rec...)
 	if t.tracing {
 		span := trace.SpanFromContext(ctx)
 		if span.IsRecording() {
@@ -292,12 +312,8 @@ func (t *Telemetry) EndInbound(ctx context.Context, in *observe.InboundInfo) {
 				attribute.Int("http.response.status_code", in.Status),
 				attribute.String("weft.source", in.Source),
 			)
-			if in.Path != "" {
-				kv = append(kv, attribute.String("url.path", in.Path))
-			}
-			if in.Peer != "" {
-				kv = append(kv, attribute.String("weft.peer.id", in.Peer))
-			}
+			kv = appendSet(kv, "url.path", in.Path)
+			kv = appendSet(kv, "weft.peer.id", in.Peer)
 			span.SetAttributes(kv...)
 			attrs.put(kv)
 			if in.Protocol == observe.ProtocolHTTP && in.Status >= 500 || in.Protocol == observe.ProtocolGRPC && in.Status != 0 {
@@ -309,6 +325,15 @@ func (t *Telemetry) EndInbound(ctx context.Context, in *observe.InboundInfo) {
 	if t.accessLog.Load() {
 		t.logInbound(ctx, in)
 	}
+}
+
+// appendSet appends key = v to kv unless v is "": what is unset is left
+// out of a span.
+func appendSet(kv []attribute.KeyValue, key attribute.Key, v string) []attribute.KeyValue {
+	if v == "" {
+		return kv
+	}
+	return append(kv, key.String(v))
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -3,6 +3,7 @@ package telemetry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -348,5 +349,45 @@ func clearOTELEnv(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
 		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_PROPAGATORS"} {
 		t.Setenv(k, "")
+	}
+}
+
+// TestNoMetricsNoLabels checks that a Telemetry that records no metrics
+// (tracing only, no meter provider, nothing scraped) spends nothing on
+// metric labels: calls to and requests from services it never saw, which
+// would each make a label set, allocate nothing under a trace sampled out.
+func TestNoMetricsNoLabels(t *testing.T) {
+	clearOTELEnv(t)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	tel, err := telemetry.New(context.Background(), telemetry.Config{}, telemetry.Options{Service: "b", TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tel.Shutdown(context.Background()) })
+	names := make([]string, 200)
+	for i := range names {
+		names[i] = fmt.Sprint("svc-", i)
+	}
+	ctx := context.Background()
+	// The trace sampled out at its root costs its span and context in the
+	// SDK whatever the service; only label sets would depend on it.
+	run := func(next func() string) float64 {
+		return testing.AllocsPerRun(100, func() {
+			name := next()
+			c := observe.CallInfo{Protocol: "http", Source: "a", Destination: name, Method: "GET", Route: name, Status: 200}
+			a := observe.AttemptInfo{N: 1, BreakerOpened: true, Ejected: true}
+			in := observe.InboundInfo{Protocol: "http", Method: "GET", Source: name, Status: 200}
+			cctx := tel.StartCall(ctx, &c)
+			tel.EndAttempt(cctx, &c, &a)
+			tel.EndCall(cctx, &c)
+			tel.EndInbound(ctx, &in)
+		})
+	}
+	same := run(func() string { return names[0] })
+	i := 0
+	fresh := run(func() string { i++; return names[i] })
+	if fresh > same {
+		t.Errorf("a call and a request to new services allocate %v times without metrics, to one seen before %v; want no more", fresh, same)
 	}
 }

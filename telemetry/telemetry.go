@@ -159,15 +159,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Telemetry, error) {
 // $OTEL_RESOURCE_ATTRIBUTES adds to it.
 func (t *Telemetry) resource(ctx context.Context, opts Options) (*resource.Resource, error) {
 	attrs := []attribute.KeyValue{attribute.String("service.name", opts.Service)}
-	if opts.Version != "" {
-		attrs = append(attrs, attribute.String("service.version", opts.Version))
-	}
-	if opts.Instance != "" {
-		attrs = append(attrs, attribute.String("service.instance.id", opts.Instance))
-	}
-	if opts.Mesh != "" {
-		attrs = append(attrs, attribute.String("service.namespace", opts.Mesh))
-	}
+	attrs = appendSet(attrs, "service.version", opts.Version)
+	attrs = appendSet(attrs, "service.instance.id", opts.Instance)
+	attrs = appendSet(attrs, "service.namespace", opts.Mesh)
 	res, err := resource.New(ctx, resource.WithTelemetrySDK(), resource.WithHost(), resource.WithFromEnv(), resource.WithAttributes(attrs...))
 	if err != nil && res == nil {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
